@@ -1,0 +1,99 @@
+# bitlm — build libbitlm.a, the host tools and the tests.
+#   make                      host library + tools in build/
+#   make test                 every test CI runs (host unit tests, tool tests, cross-target checks)
+#   make check-sanitize       the host tests under ASan+UBSan (build/sanitize)
+#   make check-fuzz           a short libFuzzer run of the artifact reader
+#   make TARGET=cortex-m4     cross-build lib only, into build/cortex-m4/libbitlm.a
+#                             (also cortex-m0plus, cortex-m7, cortex-m33, cortex-m55, aarch64, armv7)
+#   make bench                benchmark table (random bench-180m artifact)
+#   make demo                 the main job: random-weight demo model -> info, generate, bench
+
+TARGET ?= host
+BUILD ?= build
+OPT ?= -O2
+
+# Determinism: no FMA contraction, no fast-math, anywhere on the inference path.
+NUMERICS := -ffp-contract=off -fno-fast-math
+WARN := -Wall -Wextra -Wno-unused-parameter
+INCLUDES := -Ilib -Iplatform
+# The freestanding rule for lib/ and platform kernels.
+FREESTANDING := -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit
+
+LIB_SRCS := $(wildcard lib/*.cpp lib/*/*.cpp) $(wildcard platform/generic/*.cpp)
+
+ifeq ($(TARGET),host)
+  CXX ?= g++
+  OUT := $(BUILD)
+  ifeq ($(SANITIZE),1)
+    SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+    OPT := -O1 -g
+  endif
+  LIB_CXXFLAGS := -std=c++17 $(OPT) $(NUMERICS) $(WARN) $(INCLUDES) $(FREESTANDING) $(SAN)
+  HOST_CXXFLAGS := -std=c++17 $(OPT) $(NUMERICS) $(WARN) $(INCLUDES) -Itools $(SAN) -pthread
+  AR ?= ar
+else
+  include platform/targets.mk
+  OUT := $(BUILD)/$(TARGET)
+  LIB_CXXFLAGS := -std=c++17 $(OPT) $(NUMERICS) $(WARN) $(INCLUDES) $(FREESTANDING) $(TARGET_FLAGS)
+endif
+
+LIB_OBJS := $(patsubst %.cpp,$(OUT)/obj/%.o,$(LIB_SRCS))
+LIB := $(OUT)/libbitlm.a
+
+HOST_SRCS := $(wildcard platform/host/*.cpp) $(wildcard tools/common/*.cpp)
+HOST_OBJS := $(patsubst %.cpp,$(OUT)/obj/%.o,$(HOST_SRCS))
+TOOLS := $(OUT)/bitlm_run $(OUT)/bitlm_pack
+TEST_SRCS := $(wildcard tests/unit/test_*.cpp)
+TEST_BINS := $(patsubst tests/unit/%.cpp,$(OUT)/tests/%,$(TEST_SRCS))
+
+.PHONY: all lib tools tests test check-sanitize check-fuzz bench demo clean deps
+ifeq ($(TARGET),host)
+all: lib tools tests
+else
+all: lib
+endif
+
+lib: $(LIB)
+tools: $(TOOLS)
+tests: $(TEST_BINS)
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(OUT)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(if $(filter lib/% platform/generic/%,$<),$(LIB_CXXFLAGS),$(HOST_CXXFLAGS)) -MMD -MP -c $< -o $@
+
+$(OUT)/bitlm_%: $(OUT)/obj/tools/bitlm_%.o $(HOST_OBJS) $(LIB)
+	$(CXX) $(HOST_CXXFLAGS) $^ -o $@
+
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(HOST_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(HOST_CXXFLAGS) $^ -o $@
+
+-include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
+
+# Everything CI runs. tests/run_all.sh prints "N passed, N failed".
+test: all
+	BUILD=$(BUILD) bash tests/run_all.sh
+
+check-sanitize:
+	$(MAKE) BUILD=build/sanitize SANITIZE=1 all
+	BUILD=build/sanitize SANITIZE=1 bash tests/run_all.sh --host-only
+
+check-fuzz:
+	bash tests/fuzz/run_fuzz.sh
+
+bench: all
+	bash tools/bench.sh
+
+demo:
+	bash scripts/demo.sh
+
+deps:
+	bash scripts/install-deps.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,32 @@
+// kernels.h — the kernel table: the hot loops of inference that each platform may override.
+// lib/ calls only through this table; platform/generic holds the reference every variant must equal
+// bit for bit (same int32 sums, then the float combination of tensor/dequant.h in the same order).
+#pragma once
+#include <stdint.h>
+#include "tensor/weights.h"
+
+extern "C" {
+
+struct bitlm_kernels {
+    const char *name;  // e.g. "generic", "avx2", "neon-dot"
+
+    // Per-token int8 absmax quantization of n floats: q[i] = clamp(rne(x[i] * (127/amax)), -127, 127).
+    // Returns the dequantization factor amax/127 (0 when amax == 0, then q is all zero).
+    float (*quantize_act_int8)(const float *x, uint32_t n, int8_t *q);
+
+    // Quantized weights (Ternary, Binary or Int8) times int8 activations, for rows [row_begin,row_end):
+    //   y[t*y_stride + r] = combine(int32 dot(w row r, x token t), scales, x_scale[t])
+    // x holds n_tok tokens of w->cols int8 each, contiguous.
+    void (*matmul_q8)(const bitlm::WeightView *w, const int8_t *x, const float *x_scale, uint32_t n_tok,
+                      uint32_t row_begin, uint32_t row_end, float *y, uint32_t y_stride);
+
+    // F16 weights times float activations: fp32 products summed in column order.
+    void (*matmul_f16)(const bitlm::WeightView *w, const float *x, uint32_t n_tok, uint32_t row_begin,
+                       uint32_t row_end, float *y, uint32_t y_stride);
+};
+
+// The table this build uses when bitlm_open_options.kernels is NULL (defined by platform/).
+const bitlm_kernels *bitlm_default_kernels(void);
+// The portable reference table (platform/generic), always available for comparison.
+const bitlm_kernels *bitlm_reference_kernels(void);
+}
