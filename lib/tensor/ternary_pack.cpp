@@ -1,0 +1,85 @@
+// ternary_pack.cpp — pack and unpack rows of ternary weights, five base-3 digits per byte, in the
+// block-interleaved layout of ternary_pack.h (160-weight blocks of 32 bytes, then a tail block).
+#include "tensor/ternary_pack.h"
+
+namespace bitlm {
+
+namespace {
+
+// A trit (any int8; clamped by sign) as a base-3 digit 0, 1 or 2.
+inline uint32_t digit_of(int8_t t) { return t > 0 ? 2u : (t < 0 ? 0u : 1u); }
+
+// Five digits (d[0] most significant) -> byte. ceil(v*256/243) makes the multiply-shift decode of
+// ternary_trit exact for all 243 values (tested exhaustively).
+inline uint8_t encode_digits(const uint32_t d[5]) {
+    const uint32_t v = (((d[0] * 3u + d[1]) * 3u + d[2]) * 3u + d[3]) * 3u + d[4];
+    return (uint8_t)((v * 256u + 242u) / 243u);
+}
+
+// One interleaved block of `count` weights in `bytes` bytes: digit k of byte j = weight bytes*k + j;
+// positions at or past `count` get digit 1 (weight 0). Whole blocks use bytes = 32, count = 160.
+void pack_block(const int8_t *trits, uint32_t count, uint32_t bytes, uint8_t *out) {
+    for (uint32_t j = 0; j < bytes; j++) {
+        uint32_t d[5];
+        for (uint32_t k = 0; k < 5; k++) {
+            const uint32_t i = bytes * k + j;
+            d[k] = i < count ? digit_of(trits[i]) : 1u;
+        }
+        out[j] = encode_digits(d);
+    }
+}
+
+void unpack_block(const uint8_t *in, uint32_t count, uint32_t bytes, int8_t *trits) {
+    for (uint32_t j = 0; j < bytes; j++) {
+        for (uint32_t k = 0; k < 5; k++) {
+            const uint32_t i = bytes * k + j;
+            if (i < count) trits[i] = (int8_t)ternary_trit(in[j], k);
+        }
+    }
+}
+
+}  // namespace
+
+uint8_t ternary_encode5(const int8_t t[5]) {
+    const uint32_t d[5] = {digit_of(t[0]), digit_of(t[1]), digit_of(t[2]), digit_of(t[3]), digit_of(t[4])};
+    return encode_digits(d);
+}
+
+// Precondition i < n (positions past n would name padding digits of the tail, or bytes past the row).
+void ternary_locate(uint32_t n, uint32_t i, uint32_t *byte_index, uint32_t *digit) {
+    const uint32_t full = n / kTernaryBlockWeights;
+    const uint32_t block = i / kTernaryBlockWeights;
+    if (block < full) {
+        const uint32_t w = i % kTernaryBlockWeights;
+        *byte_index = block * kTernaryBlockBytes + w % kTernaryBlockBytes;
+        *digit = w / kTernaryBlockBytes;
+    } else {
+        const uint32_t r = n - full * kTernaryBlockWeights;
+        const uint32_t stride = (r + 4) / 5;  // B = ceil(r/5) bytes in the tail block
+        const uint32_t t = i - full * kTernaryBlockWeights;
+        *byte_index = full * kTernaryBlockBytes + t % stride;
+        *digit = t / stride;
+    }
+}
+
+void ternary_pack_row(const int8_t *trits, uint32_t n, uint8_t *out) {
+    const uint32_t full = n / kTernaryBlockWeights;
+    for (uint32_t b = 0; b < full; b++)
+        pack_block(trits + b * kTernaryBlockWeights, kTernaryBlockWeights, kTernaryBlockBytes,
+                   out + b * kTernaryBlockBytes);
+    const uint32_t r = n - full * kTernaryBlockWeights;
+    if (r != 0)
+        pack_block(trits + full * kTernaryBlockWeights, r, (r + 4) / 5, out + full * kTernaryBlockBytes);
+}
+
+void ternary_unpack_row(const uint8_t *in, uint32_t n, int8_t *trits) {
+    const uint32_t full = n / kTernaryBlockWeights;
+    for (uint32_t b = 0; b < full; b++)
+        unpack_block(in + b * kTernaryBlockBytes, kTernaryBlockWeights, kTernaryBlockBytes,
+                     trits + b * kTernaryBlockWeights);
+    const uint32_t r = n - full * kTernaryBlockWeights;
+    if (r != 0)
+        unpack_block(in + full * kTernaryBlockBytes, r, (r + 4) / 5, trits + full * kTernaryBlockWeights);
+}
+
+}  // namespace bitlm
