@@ -1,0 +1,226 @@
+// forward.cpp — the transformer forward pass, top to bottom: embedding, blocks (RMSNorm, BitLinear
+// q/k/v, RoPE, grouped-query causal softmax attention with the KV cache, SubLN, output projection,
+// ReLU^2 or SwiGLU FFN), final norm and head. The heavy math goes through the kernel table; the small
+// float parts are here, in one fixed order, with the library's own exp/rsqrt (bit-exact everywhere).
+#include "core/detmath.h"
+#include "core/fp16.h"
+#include "model/model_state.h"
+
+namespace bitlm {
+namespace {
+
+// ---- parallel helpers -------------------------------------------------------------------------
+constexpr uint32_t kRowsPerTask = 64;
+
+void run_tasks(bitlm_model *m, bitlm_task_fn fn, void *arg, uint32_t n_tasks) {
+    if (m->parallel_for && n_tasks > 1) {
+        m->parallel_for(m->runner, fn, arg, n_tasks);
+    } else {
+        for (uint32_t i = 0; i < n_tasks; i++) fn(arg, i);
+    }
+}
+
+struct MatmulJob {
+    const bitlm_kernels *kernels;
+    const WeightView *w;
+    const int8_t *xq;
+    const float *x_scale;
+    const float *xf;  // float input (F16 weights)
+    uint32_t n_tok;
+    float *y;
+    uint32_t y_stride;
+};
+
+void matmul_task(void *arg, uint32_t task) {
+    const MatmulJob &j = *(const MatmulJob *)arg;
+    const uint32_t r0 = task * kRowsPerTask;
+    const uint32_t r1 = r0 + kRowsPerTask < j.w->rows ? r0 + kRowsPerTask : j.w->rows;
+    if (j.w->dtype == DType::F16) {
+        j.kernels->matmul_f16(j.w, j.xf, j.n_tok, r0, r1, j.y, j.y_stride);
+    } else {
+        j.kernels->matmul_q8(j.w, j.xq, j.x_scale, j.n_tok, r0, r1, j.y, j.y_stride);
+    }
+}
+
+// ---- float parts ------------------------------------------------------------------------------
+void rmsnorm(const float *x, const float *gain, uint32_t n, float eps, float *out) {
+    float ss = 0.0f;
+    for (uint32_t i = 0; i < n; i++) ss += x[i] * x[i];
+    const float r = det_rsqrtf(ss / (float)n + eps);
+    for (uint32_t i = 0; i < n; i++) out[i] = (x[i] * r) * gain[i];
+}
+
+void rmsnorm_tokens(const bitlm_model *m, const float *x, const float *gain, uint32_t n, uint32_t n_tok, float *out) {
+    for (uint32_t t = 0; t < n_tok; t++) rmsnorm(x + t * n, gain, n, m->config.norm_eps, out + t * n);
+}
+
+// Rotate consecutive pairs (2i, 2i+1) of every head by the angle of the token's position.
+void apply_rope(const float *cs, float *v, uint32_t n_heads, uint32_t head_dim) {
+    for (uint32_t h = 0; h < n_heads; h++) {
+        float *p = v + h * head_dim;
+        for (uint32_t i = 0; i < head_dim / 2; i++) {
+            const float c = cs[2 * i], s = cs[2 * i + 1];
+            const float a = p[2 * i], b = p[2 * i + 1];
+            p[2 * i] = a * c - b * s;
+            p[2 * i + 1] = a * s + b * c;
+        }
+    }
+}
+
+void add_into(float *x, const float *y, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) x[i] = x[i] + y[i];
+}
+
+// ---- linear layers ----------------------------------------------------------------------------
+// Quantize n_tok rows of `width` floats into m->xq / m->x_scale (int8 per-token absmax).
+void quantize_input(bitlm_model *m, const float *in, uint32_t n_tok, uint32_t width) {
+    for (uint32_t t = 0; t < n_tok; t++) m->x_scale[t] = m->kernels->quantize_act_int8(in + t * width, width, m->xq + t * width);
+}
+
+// y[t*y_stride + r] = W row r . input of token t; q8 weights read m->xq, F16 weights read `in`.
+void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_tok, float *y, uint32_t y_stride) {
+    MatmulJob job = {m->kernels, &w, m->xq, m->x_scale, in, n_tok, y, y_stride};
+    run_tasks(m, matmul_task, &job, (w.rows + kRowsPerTask - 1) / kRowsPerTask);
+}
+
+// ---- attention --------------------------------------------------------------------------------
+struct AttentionJob {
+    bitlm_model *m;
+    const float *keys, *values;  // this layer's cache
+    uint32_t n_tok;
+};
+
+// One head for every token of the batch: causal softmax over positions 0..pos.
+void attention_task(void *arg, uint32_t h) {
+    const AttentionJob &j = *(const AttentionJob *)arg;
+    bitlm_model *m = j.m;
+    const uint32_t hd = m->config.head_dim, kv_head = h / (m->config.n_heads / m->config.n_kv_heads);
+    const float scale = det_rsqrtf((float)hd);
+    float *scores = m->scores + h * m->context_len;
+    for (uint32_t t = 0; t < j.n_tok; t++) {
+        const uint32_t pos = m->position + t;
+        const float *q = m->q + t * m->q_dim + h * hd;
+        float max = -3.4028235e38f;
+        for (uint32_t s = 0; s <= pos; s++) {
+            const float *k = j.keys + s * m->kv_dim + kv_head * hd;
+            float dot = 0.0f;
+            for (uint32_t d = 0; d < hd; d++) dot += q[d] * k[d];
+            scores[s] = dot * scale;
+            if (scores[s] > max) max = scores[s];
+        }
+        float sum = 0.0f;
+        for (uint32_t s = 0; s <= pos; s++) {
+            scores[s] = det_expf(scores[s] - max);
+            sum += scores[s];
+        }
+        float *out = m->attn_out + t * m->q_dim + h * hd;
+        for (uint32_t d = 0; d < hd; d++) out[d] = 0.0f;
+        for (uint32_t s = 0; s <= pos; s++) {
+            const float p = scores[s] / sum;
+            const float *v = j.values + s * m->kv_dim + kv_head * hd;
+            for (uint32_t d = 0; d < hd; d++) out[d] += p * v[d];
+        }
+    }
+}
+
+// ---- blocks -----------------------------------------------------------------------------------
+void attention_block(bitlm_model *m, const LayerWeights &L, uint32_t layer, uint32_t n) {
+    const bitlm_config &c = m->config;
+    const uint64_t layer_offset = (uint64_t)layer * m->context_len * m->kv_dim;
+    float *keys = m->key_cache + layer_offset, *values = m->value_cache + layer_offset;
+    float *k_new = keys + (uint64_t)m->position * m->kv_dim, *v_new = values + (uint64_t)m->position * m->kv_dim;
+
+    rmsnorm_tokens(m, m->x, L.attn_norm, c.dim, n, m->xn);
+    quantize_input(m, m->xn, n, c.dim);
+    project(m, L.wq, m->xn, n, m->q, m->q_dim);
+    project(m, L.wk, m->xn, n, k_new, m->kv_dim);  // keys and values go straight into the cache
+    project(m, L.wv, m->xn, n, v_new, m->kv_dim);
+    for (uint32_t t = 0; t < n; t++) {
+        apply_rope(m->rope_cs + t * c.head_dim, m->q + t * m->q_dim, c.n_heads, c.head_dim);
+        apply_rope(m->rope_cs + t * c.head_dim, k_new + t * m->kv_dim, c.n_kv_heads, c.head_dim);
+    }
+    AttentionJob job = {m, keys, values, n};
+    run_tasks(m, attention_task, &job, c.n_heads);
+
+    const float *o_in = m->attn_out;
+    if (L.attn_subnorm) {
+        rmsnorm_tokens(m, m->attn_out, L.attn_subnorm, m->q_dim, n, m->xn);
+        o_in = m->xn;
+    }
+    quantize_input(m, o_in, n, m->q_dim);
+    project(m, L.wo, o_in, n, m->xn, c.dim);  // xn is free once its contents are quantized
+    for (uint32_t t = 0; t < n; t++) add_into(m->x + t * c.dim, m->xn + t * c.dim, c.dim);
+}
+
+void ffn_block(bitlm_model *m, const LayerWeights &L, uint32_t n) {
+    const bitlm_config &c = m->config;
+    const uint32_t f = c.ffn_dim;
+    rmsnorm_tokens(m, m->x, L.ffn_norm, c.dim, n, m->xn);
+    quantize_input(m, m->xn, n, c.dim);
+    project(m, L.w_up, m->xn, n, m->hidden, f);
+    if (c.ffn_kind == BITLM_FFN_SWIGLU) {
+        project(m, L.w_gate, m->xn, n, m->gate, f);
+        for (uint32_t i = 0; i < n * f; i++) m->hidden[i] = det_silu(m->gate[i]) * m->hidden[i];
+    } else {  // ReLU^2
+        for (uint32_t i = 0; i < n * f; i++) {
+            const float u = m->hidden[i] > 0.0f ? m->hidden[i] : 0.0f;
+            m->hidden[i] = u * u;
+        }
+    }
+    const float *down_in = m->hidden;
+    if (L.ffn_subnorm) {
+        rmsnorm_tokens(m, m->hidden, L.ffn_subnorm, f, n, m->xn);
+        down_in = m->xn;
+    }
+    quantize_input(m, down_in, n, f);
+    project(m, L.w_down, down_in, n, m->xn, c.dim);
+    for (uint32_t t = 0; t < n; t++) add_into(m->x + t * c.dim, m->xn + t * c.dim, c.dim);
+}
+
+void embed(bitlm_model *m, const int32_t *tokens, uint32_t n) {
+    const WeightView &e = m->embedding;
+    for (uint32_t t = 0; t < n; t++) {
+        const uint8_t *row = e.data + (uint64_t)tokens[t] * e.row_bytes;
+        float *x = m->x + t * m->config.dim;
+        if (e.dtype == DType::Int8) {
+            const float s = f16_to_f32(e.scales[tokens[t]]);
+            for (uint32_t i = 0; i < e.cols; i++) x[i] = (float)((const int8_t *)row)[i] * s;
+        } else {
+            for (uint32_t i = 0; i < e.cols; i++) x[i] = f16_to_f32(((const uint16_t *)row)[i]);
+        }
+    }
+}
+
+void logits_for(bitlm_model *m, uint32_t t) {
+    const bitlm_config &c = m->config;
+    const WeightView &w = m->head.rows ? m->head : m->embedding;
+    rmsnorm(m->x + t * c.dim, m->final_norm, c.dim, c.norm_eps, m->xn);
+    if (w.dtype != DType::F16) quantize_input(m, m->xn, 1, c.dim);
+    project(m, w, m->xn, 1, m->logits, c.vocab_size);
+}
+
+}  // namespace
+
+void forward_batch(bitlm_model *m, const int32_t *tokens, uint32_t n, bitlm_logits_fn each_logits, void *user,
+                   uint32_t index_base) {
+    const bitlm_config &c = m->config;
+    for (uint32_t t = 0; t < n; t++) {  // RoPE angles of this batch's positions, shared by all layers
+        const float pos = (float)(m->position + t);
+        for (uint32_t i = 0; i < c.head_dim / 2; i++)
+            det_sincosf(pos * m->rope_freq[i], &m->rope_cs[t * c.head_dim + 2 * i + 1],
+                        &m->rope_cs[t * c.head_dim + 2 * i]);
+    }
+    embed(m, tokens, n);
+    for (uint32_t l = 0; l < c.n_layers; l++) {
+        attention_block(m, m->layers[l], l, n);
+        ffn_block(m, m->layers[l], n);
+    }
+    m->position += n;
+    for (uint32_t t = each_logits ? 0 : n - 1; t < n; t++) {
+        logits_for(m, t);
+        if (each_logits) each_logits(user, index_base + t, m->logits);
+    }
+    m->has_logits = true;
+}
+
+}  // namespace bitlm
