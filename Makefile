@@ -5,10 +5,14 @@
 #   make check-fuzz           a short libFuzzer run of the artifact reader
 #   make TARGET=cortex-m4     cross-build lib only, into build/cortex-m4/libbitlm.a
 #                             (also cortex-m0plus, cortex-m7, cortex-m33, cortex-m55, aarch64, armv7)
+#   make NO_SIMD=1            build with the portable reference kernels only (into build/nosimd)
 #   make bench                benchmark table (random bench-180m artifact)
 #   make demo                 the main job: random-weight demo model -> info, generate, bench
 
 TARGET ?= host
+ifeq ($(NO_SIMD),1)
+  BUILD ?= build/nosimd
+endif
 BUILD ?= build
 OPT ?= -O2
 
@@ -19,7 +23,27 @@ INCLUDES := -Ilib -Iplatform
 # The freestanding rule for lib/ and platform kernels.
 FREESTANDING := -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit
 
-LIB_SRCS := $(wildcard lib/*.cpp lib/*/*.cpp) $(wildcard platform/generic/*.cpp)
+# Platform kernels: each target may have a folder of kernels (platform/<isa>/). If that folder has
+# select_kernels.cpp (defining bitlm_default_kernels), it replaces platform/generic/default_kernels.cpp.
+# A folder's flags.mk may give per-file ISA flags: ISA_FLAGS_<file basename> := -mavx2 ...
+KERNEL_DIR_host := platform/x86
+KERNEL_DIR_aarch64 := platform/arm_neon
+KERNEL_DIR_armv7 := platform/arm_neon
+KERNEL_DIR_cortex-m4 := platform/cortex_m_dsp
+KERNEL_DIR_cortex-m7 := platform/cortex_m_dsp
+KERNEL_DIR_cortex-m33 := platform/cortex_m_dsp
+KERNEL_DIR_cortex-m55 := platform/cortex_m_mve
+KERNEL_DIR := $(KERNEL_DIR_$(TARGET))
+ifeq ($(NO_SIMD),1)
+  KERNEL_DIR :=
+endif
+KERNEL_SRCS := $(if $(KERNEL_DIR),$(wildcard $(KERNEL_DIR)/*.cpp))
+-include $(if $(KERNEL_DIR),$(wildcard $(KERNEL_DIR)/flags.mk))
+GENERIC_SRCS := $(wildcard platform/generic/*.cpp)
+ifneq ($(filter %/select_kernels.cpp,$(KERNEL_SRCS)),)
+  GENERIC_SRCS := $(filter-out platform/generic/default_kernels.cpp,$(GENERIC_SRCS))
+endif
+LIB_SRCS := $(wildcard lib/*.cpp lib/*/*.cpp) $(GENERIC_SRCS) $(KERNEL_SRCS)
 
 ifeq ($(TARGET),host)
   CXX ?= g++
@@ -35,7 +59,10 @@ else
   include platform/targets.mk
   OUT := $(BUILD)/$(TARGET)
   LIB_CXXFLAGS := -std=c++17 $(OPT) $(NUMERICS) $(WARN) $(INCLUDES) $(FREESTANDING) $(TARGET_FLAGS)
+  # Linux ARM targets also build the tools and tests, static, to run under qemu-user.
+  HOST_CXXFLAGS := -std=c++17 $(OPT) $(NUMERICS) $(WARN) $(INCLUDES) -Itools $(TARGET_FLAGS) -pthread -static
 endif
+LINUX_TARGETS := host aarch64 armv7
 
 LIB_OBJS := $(patsubst %.cpp,$(OUT)/obj/%.o,$(LIB_SRCS))
 LIB := $(OUT)/libbitlm.a
@@ -47,7 +74,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.cpp)
 TEST_BINS := $(patsubst tests/unit/%.cpp,$(OUT)/tests/%,$(TEST_SRCS))
 
 .PHONY: all lib tools tests test check-sanitize check-fuzz bench demo clean deps
-ifeq ($(TARGET),host)
+ifneq ($(filter $(TARGET),$(LINUX_TARGETS)),)
 all: lib tools tests
 else
 all: lib
@@ -64,7 +91,7 @@ $(LIB): $(LIB_OBJS)
 
 $(OUT)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(if $(filter lib/% platform/generic/%,$<),$(LIB_CXXFLAGS),$(HOST_CXXFLAGS)) -MMD -MP -c $< -o $@
+	$(CXX) $(if $(filter $(LIB_SRCS),$<),$(LIB_CXXFLAGS) $(ISA_FLAGS_$(basename $(notdir $<))),$(HOST_CXXFLAGS)) -MMD -MP -c $< -o $@
 
 $(OUT)/bitlm_%: $(OUT)/obj/tools/bitlm_%.o $(HOST_OBJS) $(LIB)
 	$(CXX) $(HOST_CXXFLAGS) $^ -o $@

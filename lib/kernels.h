@@ -25,8 +25,12 @@ struct bitlm_kernels {
                        uint32_t row_end, float *y, uint32_t y_stride);
 };
 
-// The table this build uses when bitlm_open_options.kernels is NULL (defined by platform/).
+// The table this build uses when bitlm_open_options.kernels is NULL (defined by platform/): the
+// fastest one this CPU supports.
 const bitlm_kernels *bitlm_default_kernels(void);
+// Every table this build has that this CPU can run, reference first (for tests and --kernels NAME).
+uint32_t bitlm_kernel_table_count(void);
+const bitlm_kernels *bitlm_kernel_table(uint32_t index);  // NULL past the end
 // The portable reference table (platform/generic), always available for comparison.
 const bitlm_kernels *bitlm_reference_kernels(void);
 }

@@ -139,9 +139,17 @@ void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
 
 int main() {
     check_kernel_table(bitlm_reference_kernels(), /*against_naive=*/true);
-    if (bitlm_default_kernels() != bitlm_reference_kernels()) check_kernel_table(bitlm_default_kernels(), false);
-    std::printf("kernels tested: %s%s%s\n", bitlm_reference_kernels()->name,
-                bitlm_default_kernels() != bitlm_reference_kernels() ? ", " : "",
-                bitlm_default_kernels() != bitlm_reference_kernels() ? bitlm_default_kernels()->name : "");
+    std::printf("kernels tested: %s", bitlm_reference_kernels()->name);
+    bool default_listed = false;
+    for (uint32_t i = 0; i < bitlm_kernel_table_count(); i++) {
+        const bitlm_kernels *k = bitlm_kernel_table(i);
+        default_listed = default_listed || k == bitlm_default_kernels();
+        if (k == bitlm_reference_kernels()) continue;
+        check_kernel_table(k, /*against_naive=*/false);
+        std::printf(", %s", k->name);
+    }
+    std::printf(" (default: %s)\n", bitlm_default_kernels()->name);
+    CHECK(bitlm_kernel_table(0) == bitlm_reference_kernels() && default_listed);
+    CHECK(bitlm_kernel_table(bitlm_kernel_table_count()) == nullptr);
     return check::finish("kernels");
 }
