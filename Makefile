@@ -80,6 +80,9 @@ else
 all: lib
 endif
 
+# Keep tool/test objects between runs (make would otherwise delete them as intermediates).
+.SECONDARY:
+
 lib: $(LIB)
 tools: $(TOOLS)
 tests: $(TEST_BINS)
