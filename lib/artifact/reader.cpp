@@ -29,18 +29,6 @@ bool ranges_overlap(Range a, Range b) {
     return a.begin < b.end && b.begin < a.end;
 }
 
-uint32_t bits_of(float f) {
-    uint32_t u;
-    copy_bytes(&u, &f, 4);
-    return u;
-}
-
-float float_of(uint32_t u) {
-    float f;
-    copy_bytes(&f, &u, 4);
-    return f;
-}
-
 bool bits_finite(uint32_t b) { return (b & 0x7f800000u) != 0x7f800000u; }
 
 bool role_known(TensorRole role) {
@@ -77,8 +65,8 @@ void decode_config(const uint8_t *p, bitlm_config *c) {
     c->pos_kind = load_u32(p + 48);
     c->act_kind = load_u32(p + 52);
     c->head_kind = load_u32(p + 56);
-    c->rope_theta = float_of(load_u32(p + 60));
-    c->norm_eps = float_of(load_u32(p + 64));
+    c->rope_theta = bits_float(load_u32(p + 60));
+    c->norm_eps = bits_float(load_u32(p + 64));
 }
 static_assert(kConfigBytes == 68, "config section is the 17 fields of bitlm_config");
 
@@ -274,7 +262,7 @@ bitlm_status validate_config(const bitlm_config &c) {
     if (c.n_heads % c.n_kv_heads != 0) return BITLM_ERR_BAD_CONFIG;
     if (c.head_dim % 2 != 0) return BITLM_ERR_BAD_CONFIG;
     if ((uint64_t)c.n_heads * c.head_dim > kMaxDim) return BITLM_ERR_BAD_CONFIG;
-    const uint32_t theta = bits_of(c.rope_theta), eps = bits_of(c.norm_eps);
+    const uint32_t theta = float_bits(c.rope_theta), eps = float_bits(c.norm_eps);
     // Positive floats order like their bit patterns: theta > 1 <=> sign clear and bits > bits(1.0f).
     if (!bits_finite(theta) || (theta >> 31) != 0 || theta <= 0x3f800000u) return BITLM_ERR_BAD_CONFIG;
     if (!bits_finite(eps) || ((eps >> 31) != 0 && (eps & 0x7fffffffu) != 0)) return BITLM_ERR_BAD_CONFIG;

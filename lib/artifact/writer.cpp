@@ -107,12 +107,6 @@ struct Emitter {
     }
 };
 
-uint32_t float_bits_of(float f) {
-    uint32_t u;
-    copy_bytes(&u, &f, 4);
-    return u;
-}
-
 bitlm_status emit_file(const bitlm_config &c, const TokenizerSpec &tok, const TensorSpec *tensors,
                        uint32_t n_tensors, const Layout &l, uint32_t checksum, Emitter *out) {
     bitlm_status st;
@@ -135,7 +129,7 @@ bitlm_status emit_file(const bitlm_config &c, const TokenizerSpec &tok, const Te
     const uint32_t fields[kConfigFieldCount] = {
         c.vocab_size, c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.ffn_dim, c.max_seq_len,
         c.ffn_kind, c.norm_kind, c.norm_placement, c.attn_kind, c.pos_kind, c.act_kind, c.head_kind,
-        float_bits_of(c.rope_theta), float_bits_of(c.norm_eps)};
+        float_bits(c.rope_theta), float_bits(c.norm_eps)};
     uint8_t config[kConfigBytes];
     for (uint32_t i = 0; i < kConfigFieldCount; i++) store_u32(config + 4 * i, fields[i]);
     if ((st = out->pad_to(l.config_offset)) != BITLM_OK) return st;

@@ -13,6 +13,7 @@
 // is broken and must not be packed silently. The checks run before any trit/sign/q is written; scales
 // may be partly written. The activation quantizer cannot fail; see its comment.
 #include "quant/quantize.h"
+#include "core/bytes.h"
 
 #include "core/detmath.h"
 #include "core/fp16.h"
@@ -20,13 +21,6 @@
 namespace bitlm {
 
 namespace {
-
-// Bit cast of a value (not of memory): inlines to a register move on every target.
-inline uint32_t float_bits_inline(float v) {
-    uint32_t b;
-    __builtin_memcpy(&b, &v, sizeof b);
-    return b;
-}
 
 bool all_finite(const float *w, uint64_t n) {
     for (uint64_t i = 0; i < n; i++)
@@ -156,11 +150,10 @@ float quantize_act_int8_ref(const float *x, uint32_t n, int8_t *q) {
     if (!x || !q) return 0.0f;
     uint32_t amax_bits = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const uint32_t b = float_bits_inline(x[i]) & 0x7fffffffu;
+        const uint32_t b = float_bits(x[i]) & 0x7fffffffu;
         if (b > amax_bits) amax_bits = b;
     }
-    float amax;
-    __builtin_memcpy(&amax, &amax_bits, sizeof amax);
+    const float amax = bits_float(amax_bits);
     if (amax_bits == 0 || amax_bits >= 0x7f800000u) {
         for (uint32_t i = 0; i < n; i++) q[i] = 0;
         return amax_bits == 0 ? 0.0f : amax / 127.0f;
