@@ -99,11 +99,15 @@ typedef struct bitlm_open_options {
 } bitlm_open_options;
 
 #define BITLM_OPEN_SKIP_CHECKSUM 1u /* trust the payload (e.g. firmware that verified it once) */
+#define BITLM_OPEN_GREEDY_ONLY 2u   /* no sampler scratch (saves vocab*8 arena bytes); sampling with
+                                       temperature > 0 then returns BITLM_ERR_BAD_ARGUMENT */
 
 /* The artifact must stay valid and unchanged while the model is open (weights are read in place).
  * It must be 4-byte aligned; 64-byte alignment lets SIMD kernels load payloads directly. */
 
-/* Arena bytes needed to open this artifact with these options (validates the artifact). */
+/* Arena bytes needed to open this artifact with these options (validates the artifact). The figure
+ * is the same on every target (64-bit host and 32-bit MCU alike), so a host tool can size a
+ * firmware's static arena. */
 bitlm_status bitlm_arena_bytes(const void *artifact, size_t artifact_bytes,
                                const bitlm_open_options *options, size_t *out_bytes);
 /* Same from a configuration alone (for build-time sizing of a static arena). */

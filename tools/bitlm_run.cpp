@@ -38,7 +38,8 @@ const char *kHelp =
     "  info MODEL.blm                          configuration, tensors, sizes, bits per weight\n"
     "\n"
     "'bitlm_run <command> --help' describes each command's options. Host commands take\n"
-    "--threads N (default: all cores). Exit status: 0 ok, 1 failure, 2 bad usage.\n";
+    "--threads N (default: all cores) and --kernels NAME (default: the fastest this CPU runs; the\n"
+    "names: 'bitlm_run bench --kernels list'). Exit status: 0 ok, 1 failure, 2 bad usage.\n";
 
 const char *kGenerateHelp =
     "usage: bitlm_run generate MODEL.blm --prompt TEXT -n N [options]\n"
@@ -57,6 +58,7 @@ const char *kGenerateHelp =
     "  --seed S               sampling seed (default 0)\n"
     "  --ctx L                context length (default: the model's max_seq_len)\n"
     "  --threads N            threads (default: all cores)\n"
+    "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n"
     "  --arena-bytes N        give the model exactly N arena bytes (tests the too-small error)\n";
 
 const char *kEvalHelp =
@@ -69,7 +71,8 @@ const char *kEvalHelp =
     "\n"
     "  --ctx L                window length (default: the model's max_seq_len)\n"
     "  --max-bytes N          evaluate only the first N bytes of FILE\n"
-    "  --threads N            threads (default: all cores)\n";
+    "  --threads N            threads (default: all cores)\n"
+    "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n";
 
 const char *kBenchHelp =
     "usage: bitlm_run bench MODEL.blm [options]\n"
@@ -82,7 +85,8 @@ const char *kBenchHelp =
     "  --decode N             decode tokens (default 64)\n"
     "  --repeat N             runs; the median is reported (default 3)\n"
     "  --ctx L                context length (default: the model's max_seq_len)\n"
-    "  --threads N            threads (default: all cores)\n";
+    "  --threads N            threads (default: all cores)\n"
+    "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n";
 
 const char *kInfoHelp =
     "usage: bitlm_run info MODEL.blm [--ctx L]\n"
@@ -90,7 +94,9 @@ const char *kInfoHelp =
     "Validates the artifact and prints its configuration and tokenizer as 'key: value' lines, a table\n"
     "of tensors (role, layer, dtype, shape, scale kind, scale count, bytes), the size breakdown,\n"
     "linear_params, bits_per_weight (BitLinear payload bits per weight), bits_per_weight_with_scales,\n"
-    "artifact_bytes, and arena_bytes needed to open it with context --ctx (default max_seq_len).\n";
+    "artifact_bytes, and arena_bytes needed to open it with context --ctx (default max_seq_len) and\n"
+    "one token per forward (arena_bytes_greedy: the same with BITLM_OPEN_GREEDY_ONLY). The figures\n"
+    "are the same on every target, so firmware can size its static arena from them.\n";
 
 // ---- errors -------------------------------------------------------------------------------------
 
@@ -120,6 +126,7 @@ struct Loaded {
     host::AlignedBuffer arena;
     ArtifactInfo info;  // validated by read_model_file
     std::unique_ptr<host::ThreadPool> pool;
+    const bitlm_kernels *kernels = nullptr;  // nullptr: the build's default
     bitlm_model *model = nullptr;
     size_t arena_bytes = 0;
     unsigned threads = 1;
@@ -165,7 +172,7 @@ bool open_model(Loaded *l, uint32_t ctx, uint32_t max_batch, unsigned threads, u
     opt.context_len = ctx;
     opt.max_batch = max_batch;
     opt.flags = BITLM_OPEN_SKIP_CHECKSUM;  // read_model_file verified it
-    opt.kernels = nullptr;
+    opt.kernels = l->kernels;
     opt.parallel_for = l->pool ? host::ThreadPool::parallel_for_fn : nullptr;
     opt.runner = l->pool.get();
     size_t need = 0;
@@ -194,6 +201,38 @@ bool open_model(Loaded *l, uint32_t ctx, uint32_t max_batch, unsigned threads, u
 }
 
 unsigned get_threads(Args &args) { return args.get_u32("threads", default_threads(), 1, 4096); }
+
+// The names of this build's kernel tables that this CPU runs, e.g. "generic, avx2, avx512".
+std::string kernel_names() {
+    std::string names;
+    for (uint32_t i = 0; i < bitlm_kernel_table_count(); i++) {
+        const bitlm_kernels *k = bitlm_kernel_table(i);
+        names += (names.empty() ? "" : ", ") + std::string(k && k->name ? k->name : "?");
+    }
+    return names;
+}
+
+// --kernels NAME: that table, or the default when absent. 'list' prints the names and stops (exit 0).
+bool pick_kernels(Args &args, const bitlm_kernels **out, bool *listed, Failure *f) {
+    *out = nullptr;
+    *listed = false;
+    if (!args.has("kernels")) return true;
+    const std::string name = args.get("kernels");
+    if (name == "list") {
+        printf("kernels: %s\ndefault: %s\n", kernel_names().c_str(), bitlm_default_kernels()->name);
+        *listed = true;
+        return false;
+    }
+    for (uint32_t i = 0; i < bitlm_kernel_table_count(); i++) {
+        const bitlm_kernels *k = bitlm_kernel_table(i);
+        if (k && k->name && name == k->name) {
+            *out = k;
+            return true;
+        }
+    }
+    *f = usage("unknown --kernels '" + name + "' (this build and CPU have: " + kernel_names() + ")");
+    return false;
+}
 
 bool one_model_arg(Args &args, const char *cmd, size_t n_positional, Failure *f) {
     const auto &pos = args.positional();
@@ -233,9 +272,13 @@ int cmd_generate(int argc, char **argv) {
     Args args;
     args.option("--prompt").option("--prompt-ids").option("-n").option("--temperature").option("--top-k");
     args.option("--top-p").option("--seed").option("--ctx").option("--threads").option("--arena-bytes");
+    args.option("--kernels");
     if (!args.parse(argc, argv, 2)) return report(usage(args.error()));
     if (args.has("help")) return fputs(kGenerateHelp, stdout), 0;
     Failure f;
+    const bitlm_kernels *kernels = nullptr;
+    bool listed = false;
+    if (!pick_kernels(args, &kernels, &listed, &f)) return listed ? 0 : report(f);
     if (!one_model_arg(args, "generate", 1, &f)) return report(f);
     const uint32_t n_new = args.get_u32("n", 32, 0, 1u << 30);
     bitlm_sampling sampling;
@@ -253,6 +296,7 @@ int cmd_generate(int argc, char **argv) {
 
     Loaded l;
     if (!read_model_file(args.positional()[0], &l, &f)) return report(f);
+    l.kernels = kernels;
     const bitlm_config cfg = l.info.config;
     uint32_t ctx = 0;
     if (!pick_context(args, cfg, &ctx, &f)) return report(f);
@@ -313,10 +357,13 @@ int cmd_generate(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
     Args args;
-    args.option("--ctx").option("--max-bytes").option("--threads");
+    args.option("--ctx").option("--max-bytes").option("--threads").option("--kernels");
     if (!args.parse(argc, argv, 2)) return report(usage(args.error()));
     if (args.has("help")) return fputs(kEvalHelp, stdout), 0;
     Failure f;
+    const bitlm_kernels *kernels = nullptr;
+    bool listed = false;
+    if (!pick_kernels(args, &kernels, &listed, &f)) return listed ? 0 : report(f);
     if (!one_model_arg(args, "eval", 2, &f)) return report(f);
     const unsigned threads = get_threads(args);
     const uint64_t max_bytes = args.get_u64("max-bytes", 0, 1);
@@ -324,6 +371,7 @@ int cmd_eval(int argc, char **argv) {
 
     Loaded l;
     if (!read_model_file(args.positional()[0], &l, &f)) return report(f);
+    l.kernels = kernels;
     host::AlignedBuffer text;
     const std::string err = host::read_file(args.positional()[1], &text);
     if (!err.empty()) return report(failed(err));
@@ -361,9 +409,13 @@ double median(std::vector<double> v) {
 int cmd_bench(int argc, char **argv) {
     Args args;
     args.option("--threads").option("--prompt-len").option("--decode").option("--repeat").option("--ctx");
+    args.option("--kernels");
     if (!args.parse(argc, argv, 2)) return report(usage(args.error()));
     if (args.has("help")) return fputs(kBenchHelp, stdout), 0;
     Failure f;
+    const bitlm_kernels *kernels = nullptr;
+    bool listed = false;
+    if (!pick_kernels(args, &kernels, &listed, &f)) return listed ? 0 : report(f);
     if (!one_model_arg(args, "bench", 1, &f)) return report(f);
     const unsigned threads = get_threads(args);
     const uint32_t prompt_len = args.get_u32("prompt-len", 128, 1, 1u << 20);
@@ -373,6 +425,7 @@ int cmd_bench(int argc, char **argv) {
 
     Loaded l;
     if (!read_model_file(args.positional()[0], &l, &f)) return report(f);
+    l.kernels = kernels;
     const bitlm_config cfg = l.info.config;
     uint32_t ctx = 0;
     if (!pick_context(args, cfg, &ctx, &f)) return report(f);
@@ -410,7 +463,7 @@ int cmd_bench(int argc, char **argv) {
                 prompt_len / prefill_s.back(), n_decode ? n_decode / decode_s.back() : 0.0);
     }
     const double pre = median(prefill_s), dec = median(decode_s);
-    const bitlm_kernels *k = bitlm_default_kernels();
+    const bitlm_kernels *k = l.kernels ? l.kernels : bitlm_default_kernels();
     printf("model: %s\n", l.path.c_str());
     printf("prompt_len: %u\n", prompt_len);
     printf("decode_tokens: %u\n", n_decode);
@@ -506,10 +559,13 @@ int cmd_info(int argc, char **argv) {
     size_t arena = 0;
     const bitlm_status st = bitlm_arena_bytes_for_config(&c, &opt, &arena);
     printf("context_len: %u\n", ctx);
-    if (st == BITLM_OK)
+    if (st == BITLM_OK) {
         printf("arena_bytes: %zu\n", arena);
-    else
+        opt.flags = BITLM_OPEN_GREEDY_ONLY;  // what a greedy-only firmware needs (no sampler scratch)
+        if (bitlm_arena_bytes_for_config(&c, &opt, &arena) == BITLM_OK) printf("arena_bytes_greedy: %zu\n", arena);
+    } else {
         printf("arena_bytes: unavailable (%s)\n", bitlm_status_message(st));
+    }
     return 0;
 }
 

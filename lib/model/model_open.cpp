@@ -18,6 +18,13 @@ bool reserve(uint64_t *cursor, uint64_t count, uint64_t elem, uint64_t *offset) 
     return true;
 }
 
+// The model struct and the per-layer views are reserved at these fixed sizes (those of a 64-bit
+// build, rounded up) so that the arena figure is the same on every target: a host tool can size a
+// firmware's static arena.
+constexpr uint64_t kModelReserve = 512, kLayerReserve = 320;
+static_assert(sizeof(bitlm_model) <= kModelReserve, "grow kModelReserve");
+static_assert(sizeof(LayerWeights) <= kLayerReserve, "grow kLayerReserve");
+
 uint32_t max3(uint32_t a, uint32_t b, uint32_t c) {
     const uint32_t ab = a > b ? a : b;
     return ab > c ? ab : c;
@@ -39,8 +46,9 @@ bitlm_status plan_arena(const bitlm_config &c, const bitlm_open_options *options
     if (mul_overflows((uint64_t)c.n_layers * L, kv_dim, &cache_elems)) return BITLM_ERR_SIZE_OVERFLOW;
 
     uint64_t cur = 0;
-    const bool ok = reserve(&cur, 1, sizeof(bitlm_model), &p->model) &&
-                    reserve(&cur, c.n_layers, sizeof(LayerWeights), &p->layers) &&
+    const bool greedy_only = options && (options->flags & BITLM_OPEN_GREEDY_ONLY);
+    const bool ok = reserve(&cur, 1, kModelReserve, &p->model) &&
+                    reserve(&cur, c.n_layers, kLayerReserve, &p->layers) &&
                     reserve(&cur, cache_elems, 4, &p->key_cache) && reserve(&cur, cache_elems, 4, &p->value_cache) &&
                     reserve(&cur, c.head_dim / 2, 4, &p->rope_freq) &&
                     reserve(&cur, B * c.head_dim, 4, &p->rope_cs) && reserve(&cur, B * c.dim, 4, &p->x) &&
@@ -50,7 +58,7 @@ bitlm_status plan_arena(const bitlm_config &c, const bitlm_open_options *options
                     reserve(&cur, B * c.ffn_dim, 4, &p->gate) &&
                     reserve(&cur, (uint64_t)c.n_heads * L, 4, &p->scores) &&
                     reserve(&cur, c.vocab_size, 4, &p->logits) &&
-                    reserve(&cur, c.vocab_size, 8, &p->sample_scratch);
+                    reserve(&cur, greedy_only ? 0 : c.vocab_size, 8, &p->sample_scratch);
     if (!ok || add_overflows(cur, kAlign, &p->total)) return BITLM_ERR_SIZE_OVERFLOW;  // + slack to align the base
     if ((size_t)p->total != p->total) return BITLM_ERR_SIZE_OVERFLOW;
     return BITLM_OK;
@@ -126,7 +134,7 @@ extern "C" bitlm_status bitlm_open(const void *artifact, size_t artifact_bytes, 
     m->gate = (float *)(base + plan.gate);
     m->scores = (float *)(base + plan.scores);
     m->logits = (float *)(base + plan.logits);
-    m->sample_scratch = base + plan.sample_scratch;
+    m->sample_scratch = options && (options->flags & BITLM_OPEN_GREEDY_ONLY) ? nullptr : base + plan.sample_scratch;
 
     // RoPE frequencies theta^(-2i/head_dim), computed once with the library's own exp/log.
     const float log_theta = det_logf(c.rope_theta);

@@ -76,6 +76,7 @@ extern "C" bitlm_status bitlm_sample(bitlm_model *m, const bitlm_sampling *s, bi
         *out_token = argmax(logits, V);
         return BITLM_OK;
     }
+    if (!m->sample_scratch) return BITLM_ERR_BAD_ARGUMENT;  // opened with BITLM_OPEN_GREEDY_ONLY
     // Unnormalized probabilities exp((l - max) / T); the largest is exactly 1.
     const float max = logits[argmax(logits, V)];
     Candidate *c = (Candidate *)m->sample_scratch;

@@ -213,6 +213,22 @@ void test_errors_and_sampling() {
     }
     CHECK(s1 == s2);
 
+    // Greedy-only models reserve no sampler scratch and refuse temperature sampling.
+    bitlm_open_options greedy_opt = opt;
+    greedy_opt.context_len = 16;
+    greedy_opt.flags = BITLM_OPEN_GREEDY_ONLY;
+    size_t greedy_need = 0;
+    CHECK(bitlm_arena_bytes(art.data(), art.size(), &greedy_opt, &greedy_need) == BITLM_OK);
+    CHECK(greedy_need + 256 * 8 <= need + 64);
+    std::vector<uint8_t> greedy_arena(greedy_need);
+    bitlm_model *gm = nullptr;
+    CHECK(bitlm_open(art.data(), art.size(), greedy_arena.data(), greedy_need, &greedy_opt, &gm) == BITLM_OK);
+    if (gm) {
+        CHECK(bitlm_feed(gm, good, 3, nullptr, nullptr) == BITLM_OK);
+        CHECK(bitlm_sample(gm, &greedy, &rng, &tok) == BITLM_OK);
+        CHECK(bitlm_sample(gm, &full, &rng, &tok) == BITLM_ERR_BAD_ARGUMENT);
+    }
+
     // Generation: greedy is repeatable and the checksum covers every sampled step.
     uint64_t h1 = BITLM_CHECKSUM_INIT, h2 = BITLM_CHECKSUM_INIT;
     std::vector<int32_t> g1, g2;
