@@ -16,7 +16,8 @@ struct bitlm_kernels {
 
     // Quantized weights (Ternary, Binary or Int8) times int8 activations, for rows [row_begin,row_end):
     //   y[t*y_stride + r] = combine(int32 dot(w row r, x token t), scales, x_scale[t])
-    // x holds n_tok tokens of w->cols int8 each, contiguous.
+    // x holds n_tok tokens of w->cols int8 each, contiguous, every value in [-127, 127] (what
+    // quantize_act_int8 produces; kernels may rely on it, e.g. to negate or pair-sum in int16).
     void (*matmul_q8)(const bitlm::WeightView *w, const int8_t *x, const float *x_scale, uint32_t n_tok,
                       uint32_t row_begin, uint32_t row_end, float *y, uint32_t y_stride);
 
