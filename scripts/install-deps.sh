@@ -16,6 +16,9 @@ PACKAGES=(
     # libFuzzer for make check-fuzz: clang, plus libclang_rt.fuzzer-*.a, which Debian 12 ships in
     # libclang-rt-14-dev (only a Recommends of clang-14, so --no-install-recommends leaves it out)
     clang libclang-rt-14-dev
+    # SIMDe: runs the AVX-512 kernels through portable emulation on CPUs without AVX-512
+    # (tests/unit/test_kernels_avx512_emulated.cpp), so CI covers that path on any x86 machine
+    libsimde-dev
 )
 # Commands that must exist afterwards (a package of the right name but the wrong content fails here).
 COMMANDS=(make gcc g++ arm-none-eabi-gcc arm-none-eabi-g++ arm-none-eabi-nm qemu-system-arm

@@ -1,0 +1,397 @@
+// kernels_avx512.cpp — AVX-512 (F, BW, VL, VNNI) kernels: ternary/binary/int8 weights x int8
+// activations read straight from the at-rest artifact layout, and the activation quantizer. Equal to
+// platform/generic bit for bit (tests/unit/test_kernels.cpp natively on AVX-512 CPUs; on others
+// tests/unit/test_kernels_avx512_emulated.cpp runs this same source through SIMDe).
+//
+// Design
+// - Weights are read in place (base 3, 1.6 bits/weight), like the AVX2 path (see kernels_avx2.cpp).
+// - Decode (one token, GEMV, tensor/row scale), fused, with no per-weight digit extraction at all:
+//   with t_k = (uint8)(q*3^k) and t_{k+1} = 3*t_k mod 256, the digit is d_k = (3*t_k - t_{k+1}) / 256
+//   exactly, so for each block
+//       256 * sum_k d_k*x_k = 3 * sum_k t_k*x_k - sum_k t_{k+1}*x_k
+//   and both sums are u8 x s8 dot products: vpdpbusd, which (unlike maddubs) does not saturate. Per
+//   32-byte block: 5 t updates (2 byte adds each) and 10 vpdpbusd; two rows share one zmm (row a in
+//   the low 256 bits, row b in the high), the activation plane is broadcast to both halves. Per-lane
+//   sums stay multiples of 256, so the final >> 8 is exact; sum(w*x) = sum(d*x) - sum(x).
+//   Tails use masked loads (no over-read, no gathered copies).
+// - Prefill (several tokens), group scales, binary and int8: each row is decoded once into bytes d in
+//   natural order (ternary d = w+1, binary d = 2*bit, int8 d = w+128) in an L1 buffer, then a 4-row x
+//   4-token register tile of vpdpbusd(d, x) with masked activation loads at group/row ends, and the
+//   exact correction sum(w*x) = sum(d*x) - c * sum(x) (c = 1 or 128) from per-token group sums.
+// - Binary weights: the 64 sign bits of 8 bytes ARE an AVX-512 mask (bit i of byte j = weight 8j+i),
+//   so d = maskz_mov(bits, 2) is one instruction per 64 weights. VPOPCNTDQ would help binary x binary
+//   (XNOR-popcount, the planned binary-activation mode); with int8 activations a bit-serial popcount
+//   needs ~16 ops per 64 weights against 2 here, so this table does not require it.
+// - Activation quantizer: as kernels_avx2.cpp, 16 lanes, masked tails.
+// Not yet measured: the development VM this was written on has no AVX-512 (AMD Zen 3), so this table
+// was checked only through the SIMDe emulation test there; bench it where the CPU has VNNI
+// (bitlm_run bench --kernels avx512). Expected GEMV cost: per 32-byte block of each of two rows
+// sharing a zmm, 10 byte adds + 10 vpdpbusd + an insert = ~2.1 ops per 32 weights, against ~7.6 for
+// AVX2 (kernels_avx2.cpp).
+#ifndef BITLM_X86_INTRINSICS_INCLUDED  // defined by the SIMDe emulation test, which brings its own
+#include <immintrin.h>
+#endif
+#include <stdint.h>
+#include <string.h>
+
+#include "core/fp16.h"
+#include "quant/quantize.h"
+#include "tensor/dequant.h"
+#include "tensor/ternary_pack.h"
+#include "x86/kernels_x86.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+// GCC 12 warns about its own _mm512_undefined_* idiom (`__m512i __Y = __Y;`) wherever intrinsics such
+// as _mm512_inserti64x4 or _mm512_max_epu32 inline (GCC PR 105593, fixed in 13). Nothing below reads
+// uninitialized data of its own (the sanitizer and emulation tests cover this file).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace bitlm {
+namespace x86 {
+namespace {
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+inline __m512i times3(__m512i t) { return _mm512_add_epi8(_mm512_add_epi8(t, t), t); }
+inline __m256i times3(__m256i t) { return _mm256_add_epi8(_mm256_add_epi8(t, t), t); }
+
+// Digit d = floor(3t/256) in {0,1,2}.
+inline __m256i trit_digit(__m256i t) {
+    const __m256i one = _mm256_set1_epi8(1);
+    const __m256i a = _mm256_min_epu8(_mm256_subs_epu8(t, _mm256_set1_epi8(85)), one);
+    const __m256i b = _mm256_min_epu8(_mm256_subs_epu8(t, _mm256_set1_epi8((char)170)), one);
+    return _mm256_add_epi8(a, b);
+}
+
+inline int32_t hsum256(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+inline int32_t hsum512(__m512i v) {
+    return hsum256(_mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)));
+}
+
+inline __m256i loadu256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+inline __m512i loadu512(const void *p) { return _mm512_loadu_si512(p); }
+inline __mmask32 mask32(uint32_t n) { return n >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << n) - 1); }
+inline __mmask64 mask64(uint32_t n) { return n >= 64 ? (__mmask64)~0ull : (__mmask64)((1ull << n) - 1); }
+
+inline float scale_of(const WeightView *w, uint32_t r, uint32_t g) { return f16_to_f32(w->scales[scale_index(*w, r, g)]); }
+
+// Sum of n int8 values (sad of x+128 against zero, minus 128 per byte; masked bytes read as 0).
+int32_t sum_i8(const int8_t *x, uint32_t n) {
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    __m512i acc = _mm512_setzero_si512();
+    uint32_t i = 0;
+    for (; i < n; i += 64) {
+        const __m512i v = _mm512_maskz_loadu_epi8(mask64(n - i), x + i);
+        acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_xor_si512(v, bias), _mm512_setzero_si512()));
+    }
+    alignas(64) int64_t lanes[8];
+    _mm512_store_si512(lanes, acc);
+    int64_t total = 0;
+    for (int k = 0; k < 8; k++) total += lanes[k];
+    return (int32_t)(total - 128 * (int64_t)i);
+}
+
+// ---- activation quantizer -----------------------------------------------------------------------
+
+float quantize_act_avx512(const float *x, uint32_t n, int8_t *q) {
+    if (!x || !q) return 0.0f;
+    const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff);
+    __m512i m = _mm512_setzero_si512();
+    for (uint32_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        m = _mm512_max_epu32(m, _mm512_and_si512(_mm512_maskz_loadu_epi32(k, x + i), abs_mask));
+    }
+    alignas(64) uint32_t lanes[16];
+    _mm512_store_si512(lanes, m);
+    uint32_t amax_bits = 0;
+    for (int k = 0; k < 16; k++)
+        if (lanes[k] > amax_bits) amax_bits = lanes[k];
+    float amax;
+    memcpy(&amax, &amax_bits, sizeof amax);
+    if (amax_bits == 0 || amax_bits >= 0x7f800000u) {
+        memset(q, 0, n);
+        return amax_bits == 0 ? 0.0f : amax / 127.0f;
+    }
+    const __m512 mult = _mm512_set1_ps(127.0f / amax);
+    const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+    for (uint32_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), mult),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        // min/max return their second operand when either is NaN: a NaN passes through, then is zeroed.
+        const __m512 c = _mm512_max_ps(lo, _mm512_min_ps(hi, v));
+        const __mmask16 number = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+        const __m512i iv = _mm512_maskz_mov_epi32(number, _mm512_cvttps_epi32(c));
+        _mm_mask_storeu_epi8(q + i, k, _mm512_cvtepi32_epi8(iv));
+    }
+    return amax / 127.0f;
+}
+
+// ---- ternary GEMV, fused (one token, tensor/row scale) ------------------------------------------
+
+struct TernaryShape {
+    uint32_t nfull, base, rest, bytes;  // whole blocks, first tail weight, tail weights, tail bytes
+};
+
+TernaryShape ternary_shape(uint32_t cols) {
+    TernaryShape s;
+    s.nfull = cols / kTernaryBlockWeights;
+    s.base = s.nfull * kTernaryBlockWeights;
+    s.rest = cols - s.base;
+    s.bytes = (s.rest + 4) / 5;
+    return s;
+}
+
+// sum(d*x) of rows a and b (b may equal a), each from 3*A - B over every plane (see the top).
+void gemv_ternary_pair(const WeightView *w, uint32_t ra, uint32_t rb, const int8_t *x, const TernaryShape &s,
+                       int32_t out[2]) {
+    const uint8_t *pa = w->data + (uint64_t)ra * w->row_bytes, *pb = w->data + (uint64_t)rb * w->row_bytes;
+    __m512i A[5], B[5];
+    #pragma GCC unroll 8
+    for (int k = 0; k < 5; k++) A[k] = B[k] = _mm512_setzero_si512();
+    for (uint32_t b = 0; b < s.nfull; b++) {
+        const uint64_t off = (uint64_t)b * kTernaryBlockBytes;
+        __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(pa + off)), loadu256(pb + off), 1);
+        const int8_t *xb = x + (uint64_t)b * kTernaryBlockWeights;
+#pragma GCC unroll 5
+        for (int k = 0; k < 5; k++) {
+            const __m512i xk = _mm512_broadcast_i64x4(loadu256(xb + 32 * k));
+            A[k] = _mm512_dpbusd_epi32(A[k], t, xk);
+            t = times3(t);
+            B[k] = _mm512_dpbusd_epi32(B[k], t, xk);
+        }
+    }
+    if (s.rest) {
+        const uint32_t off = s.nfull * kTernaryBlockBytes;
+        const __mmask32 mq = mask32(s.bytes);
+        __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(mq, pa + off)),
+                                       _mm256_maskz_loadu_epi8(mq, pb + off), 1);
+        for (uint32_t k = 0; k < 5 && s.bytes * k < s.rest; k++) {
+            const uint32_t len = s.rest - s.bytes * k < s.bytes ? s.rest - s.bytes * k : s.bytes;
+            const __m512i xk = _mm512_broadcast_i64x4(_mm256_maskz_loadu_epi8(mask32(len), x + s.base + s.bytes * k));
+            A[k] = _mm512_dpbusd_epi32(A[k], t, xk);
+            t = times3(t);
+            B[k] = _mm512_dpbusd_epi32(B[k], t, xk);
+        }
+    }
+    const __m512i sa = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(A[0], A[1]), _mm512_add_epi32(A[2], A[3])), A[4]);
+    const __m512i sb = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(B[0], B[1]), _mm512_add_epi32(B[2], B[3])), B[4]);
+    const __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(sa, sa), sa), sb);  // 256 * sum d*x per lane
+    out[0] = hsum256(_mm512_castsi512_si256(v)) / 256;
+    out[1] = hsum256(_mm512_extracti64x4_epi64(v, 1)) / 256;
+}
+
+void matmul_ternary_gemv(const WeightView *w, const int8_t *x, float x_scale, uint32_t row_begin, uint32_t row_end,
+                         float *y) {
+    const TernaryShape s = ternary_shape(w->cols);
+    const int32_t xsum = sum_i8(x, w->cols);
+    int32_t acc[2];
+    for (uint32_t r = row_begin; r < row_end; r += 2) {
+        const uint32_t rb = r + 1 < row_end ? r + 1 : r;
+        gemv_ternary_pair(w, r, rb, x, s, acc);
+        y[r] = dequant_dot(acc[0] - xsum, scale_of(w, r, 0), x_scale);
+        if (rb != r) y[rb] = dequant_dot(acc[1] - xsum, scale_of(w, rb, 0), x_scale);
+    }
+}
+
+// ---- decode rows to bytes d in natural order ----------------------------------------------------
+
+// Row r as bytes d (weight = d - offset_of(dtype)) into out[0, cols); out needs round_up(cols, 64) + 64
+// bytes. Bytes past cols are never multiplied by anything but masked-off (zero) activations.
+void decode_row(const WeightView *w, uint32_t r, uint8_t *out) {
+    const uint8_t *row = w->data + (uint64_t)r * w->row_bytes;
+    const uint32_t n = w->cols;
+    if (w->dtype == DType::Ternary) {
+        const TernaryShape s = ternary_shape(n);
+        for (uint32_t b = 0; b < s.nfull; b++) {
+            __m256i t = loadu256(row + (uint64_t)b * kTernaryBlockBytes);
+            uint8_t *o = out + (uint64_t)b * kTernaryBlockWeights;
+            #pragma GCC unroll 8
+            for (int k = 0; k < 5; k++) {
+                _mm256_storeu_si256((__m256i *)(o + 32 * k), trit_digit(t));
+                t = times3(t);
+            }
+        }
+        if (s.rest) {
+            __m256i t = _mm256_maskz_loadu_epi8(mask32(s.bytes), row + s.nfull * kTernaryBlockBytes);
+            for (uint32_t k = 0; k < 5; k++) {  // plane k at base + B*k; the next plane overwrites lanes >= B
+                _mm256_storeu_si256((__m256i *)(out + s.base + s.bytes * k), trit_digit(t));
+                t = times3(t);
+            }
+        }
+    } else if (w->dtype == DType::Binary) {
+        const __m512i two = _mm512_set1_epi8(2);
+        for (uint32_t c = 0; c < n; c += 64) {
+            uint64_t bits = 0;
+            memcpy(&bits, row + c / 8, n - c >= 64 ? 8 : (n - c + 7) / 8);
+            _mm512_storeu_si512(out + c, _mm512_maskz_mov_epi8((__mmask64)bits, two));
+        }
+    } else {  // Int8: d = w + 128
+        const __m512i bias = _mm512_set1_epi8((char)0x80);
+        for (uint32_t c = 0; c < n; c += 64)
+            _mm512_storeu_si512(out + c, _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask64(n - c), row + c), bias));
+    }
+    _mm512_storeu_si512(out + n, _mm512_setzero_si512());
+}
+
+// ---- GEMM micro-kernel: R rows of d x T tokens --------------------------------------------------
+
+constexpr int kTileRows = 4;
+constexpr int kTileTokens = 4;
+
+// acc[r][t] += sum over columns [c0, c1) of d[r] * x[t] (activations past c1 masked to zero).
+template <int R, int T>
+void dot_tile(const uint8_t *const *d, const int8_t *const *x, uint32_t c0, uint32_t c1, int32_t acc[][kTileTokens]) {
+    __m512i a[R][T];
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 8
+        for (int t = 0; t < T; t++) a[r][t] = _mm512_setzero_si512();
+    uint32_t c = c0;
+    for (; c + 64 <= c1; c += 64) {
+        __m512i wv[R];
+        #pragma GCC unroll 8
+        for (int r = 0; r < R; r++) wv[r] = loadu512(d[r] + c);
+        #pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const __m512i xv = loadu512(x[t] + c);
+            #pragma GCC unroll 8
+            for (int r = 0; r < R; r++) a[r][t] = _mm512_dpbusd_epi32(a[r][t], wv[r], xv);
+        }
+    }
+    if (c < c1) {
+        const __mmask64 m = mask64(c1 - c);
+        __m512i wv[R];
+        #pragma GCC unroll 8
+        for (int r = 0; r < R; r++) wv[r] = loadu512(d[r] + c);
+        #pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const __m512i xv = _mm512_maskz_loadu_epi8(m, x[t] + c);
+            #pragma GCC unroll 8
+            for (int r = 0; r < R; r++) a[r][t] = _mm512_dpbusd_epi32(a[r][t], wv[r], xv);
+        }
+    }
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 8
+        for (int t = 0; t < T; t++) acc[r][t] += hsum512(a[r][t]);
+}
+
+using DotTileFn = void (*)(const uint8_t *const *, const int8_t *const *, uint32_t, uint32_t, int32_t[][kTileTokens]);
+const DotTileFn kDotTile[kTileRows][kTileTokens] = {
+    {dot_tile<1, 1>, dot_tile<1, 2>, dot_tile<1, 3>, dot_tile<1, 4>},
+    {dot_tile<2, 1>, dot_tile<2, 2>, dot_tile<2, 3>, dot_tile<2, 4>},
+    {dot_tile<3, 1>, dot_tile<3, 2>, dot_tile<3, 3>, dot_tile<3, 4>},
+    {dot_tile<4, 1>, dot_tile<4, 2>, dot_tile<4, 3>, dot_tile<4, 4>},
+};
+
+constexpr uint32_t kDigitBufBytes = 64 * 1024;
+constexpr uint32_t kXSumCap = 2048;
+
+const bitlm_kernels *reference() { return bitlm_reference_kernels(); }
+
+void matmul_buffered(const WeightView *w, const int8_t *x, const float *x_scale, uint32_t n_tok, uint32_t row_begin,
+                     uint32_t row_end, float *y, uint32_t y_stride) {
+    const uint32_t cols = w->cols;
+    const bool grouped = w->scale_kind == ScaleKind::Group;
+    const uint32_t gsize = grouped ? w->group_size : cols;
+    const uint32_t n_groups = grouped ? (cols + gsize - 1) / gsize : 1;
+    const int32_t offset = w->dtype == DType::Int8 ? 128 : 1;  // weight = d - offset
+    const uint32_t stride = (cols + 63) / 64 * 64 + 64;
+    uint32_t tile_rows = kDigitBufBytes / stride;
+    if (tile_rows > (uint32_t)kTileRows) tile_rows = kTileRows;
+    if (cols == 0 || tile_rows == 0 || n_groups > kXSumCap) {
+        reference()->matmul_q8(w, x, x_scale, n_tok, row_begin, row_end, y, y_stride);
+        return;
+    }
+    const uint32_t chunk = kXSumCap / n_groups;
+    if (n_tok > chunk) {
+        for (uint32_t t0 = 0; t0 < n_tok; t0 += chunk) {
+            const uint32_t nt = n_tok - t0 < chunk ? n_tok - t0 : chunk;
+            matmul_buffered(w, x + (uint64_t)t0 * cols, x_scale + t0, nt, row_begin, row_end, y + (uint64_t)t0 * y_stride,
+                            y_stride);
+        }
+        return;
+    }
+    int32_t xsum[kXSumCap];
+    for (uint32_t t = 0; t < n_tok; t++)
+        for (uint32_t g = 0; g < n_groups; g++) {
+            const uint32_t c0 = g * gsize, c1 = cols - c0 < gsize ? cols : c0 + gsize;
+            xsum[t * n_groups + g] = offset * sum_i8(x + (uint64_t)t * cols + c0, c1 - c0);
+        }
+    alignas(64) uint8_t buf[kDigitBufBytes];
+    for (uint32_t r0 = row_begin; r0 < row_end; r0 += tile_rows) {
+        const uint32_t nr = row_end - r0 < tile_rows ? row_end - r0 : tile_rows;
+        const uint8_t *d[kTileRows];
+        for (uint32_t i = 0; i < nr; i++) {
+            decode_row(w, r0 + i, buf + i * stride);
+            d[i] = buf + i * stride;
+        }
+        float row_scale[kTileRows];
+        for (uint32_t i = 0; i < nr; i++) row_scale[i] = grouped ? 0.0f : scale_of(w, r0 + i, 0);
+        for (uint32_t t0 = 0; t0 < n_tok; t0 += kTileTokens) {
+            const uint32_t nt = n_tok - t0 < (uint32_t)kTileTokens ? n_tok - t0 : kTileTokens;
+            const int8_t *xt[kTileTokens];
+            for (uint32_t j = 0; j < nt; j++) xt[j] = x + (uint64_t)(t0 + j) * cols;
+            float sum[kTileRows][kTileTokens] = {};
+            for (uint32_t g = 0; g < n_groups; g++) {
+                const uint32_t c0 = g * gsize, c1 = cols - c0 < gsize ? cols : c0 + gsize;
+                int32_t acc[kTileRows][kTileTokens] = {};
+                kDotTile[nr - 1][nt - 1](d, xt, c0, c1, acc);
+                for (uint32_t i = 0; i < nr; i++)
+                    for (uint32_t j = 0; j < nt; j++) {
+                        const int32_t v = acc[i][j] - xsum[(t0 + j) * n_groups + g];
+                        if (grouped) {
+                            sum[i][j] = dequant_group_add(sum[i][j], v, scale_of(w, r0 + i, g));
+                        } else {
+                            y[(uint64_t)(t0 + j) * y_stride + r0 + i] = dequant_dot(v, row_scale[i], x_scale[t0 + j]);
+                        }
+                    }
+            }
+            if (grouped)
+                for (uint32_t i = 0; i < nr; i++)
+                    for (uint32_t j = 0; j < nt; j++)
+                        y[(uint64_t)(t0 + j) * y_stride + r0 + i] = dequant_group_end(sum[i][j], x_scale[t0 + j]);
+        }
+    }
+}
+
+// ---- table --------------------------------------------------------------------------------------
+
+void matmul_q8_avx512(const WeightView *w, const int8_t *x, const float *x_scale, uint32_t n_tok, uint32_t row_begin,
+                      uint32_t row_end, float *y, uint32_t y_stride) {
+    if (row_begin >= row_end || n_tok == 0) return;
+    const bool supported = (w->dtype == DType::Ternary) ||
+                           (w->dtype == DType::Binary && w->scale_kind != ScaleKind::Group) ||
+                           (w->dtype == DType::Int8 && w->scale_kind == ScaleKind::Row);
+    if (!supported) {  // layouts the reader rejects
+        reference()->matmul_q8(w, x, x_scale, n_tok, row_begin, row_end, y, y_stride);
+        return;
+    }
+    if (w->dtype == DType::Ternary && n_tok == 1 && w->scale_kind != ScaleKind::Group && w->cols <= 65536) {
+        matmul_ternary_gemv(w, x, x_scale[0], row_begin, row_end, y);  // int32 lanes cannot overflow here
+        return;
+    }
+    matmul_buffered(w, x, x_scale, n_tok, row_begin, row_end, y, y_stride);
+}
+
+void matmul_f16_avx512(const WeightView *w, const float *x, uint32_t n_tok, uint32_t row_begin, uint32_t row_end,
+                       float *y, uint32_t y_stride) {
+    reference()->matmul_f16(w, x, n_tok, row_begin, row_end, y, y_stride);
+}
+
+const bitlm_kernels kAvx512 = {"avx512", quantize_act_avx512, matmul_q8_avx512, matmul_f16_avx512};
+
+}  // namespace
+
+const bitlm_kernels *avx512_kernels() { return &kAvx512; }
+
+}  // namespace x86
+}  // namespace bitlm

@@ -1,0 +1,224 @@
+// kernel_checks.h — checks that a kernel table equals the reference bit for bit (or, for the reference
+// itself, a naive computation from unpacked weights): q8 matmuls at awkward sizes (rows and columns
+// off every vector width, group scales 32..192, token counts off every register tile), extreme
+// activations (int16 accumulator limits), non-finite and zero activation scales, the activation
+// quantizer's edge cases (NaN, inf, zero, subnormal amax, ties), and the f16 matmul.
+// Shared by test_kernels.cpp (every table of this build) and test_kernels_avx512_emulated.cpp.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "check.h"
+#include "core/fp16.h"
+#include "kernels.h"
+#include "quant/quantize.h"
+#include "tensor/binary_pack.h"
+#include "tensor/dequant.h"
+#include "tensor/ternary_pack.h"
+
+namespace kernel_checks {
+
+using namespace bitlm;
+
+enum class Fill { Random, AllMax, AllMin };  // activations: random, all +127, all -127
+
+struct Matrix {
+    WeightView view;
+    std::vector<uint8_t> data;
+    std::vector<uint16_t> scales;
+    std::vector<int8_t> values;  // unpacked, rows*cols
+};
+
+// weights: random, or (fill != Random) every weight +1 (all-max) / -1 (all-min): the largest sums.
+inline Matrix make_matrix(DType dtype, ScaleKind kind, uint32_t rows, uint32_t cols, uint32_t group, std::mt19937 &rng,
+                          Fill fill = Fill::Random) {
+    Matrix m;
+    m.values.resize((size_t)rows * cols);
+    std::uniform_int_distribution<int> tern(-1, 1), coin(0, 1), i8(-127, 127);
+    for (auto &v : m.values) {
+        if (fill != Fill::Random) v = (int8_t)(fill == Fill::AllMax ? (dtype == DType::Int8 ? 127 : 1) : (dtype == DType::Int8 ? -127 : -1));
+        else v = (int8_t)(dtype == DType::Ternary ? tern(rng) : dtype == DType::Binary ? (coin(rng) ? 1 : -1) : i8(rng));
+    }
+    const uint64_t row_bytes = dtype_row_bytes(dtype, cols);
+    m.data.assign(rows * row_bytes + 1, 0xAA);  // +1: a kernel must not read past the last row
+    for (uint32_t r = 0; r < rows; r++) {
+        const int8_t *src = &m.values[(size_t)r * cols];
+        uint8_t *dst = &m.data[r * row_bytes];
+        if (dtype == DType::Ternary) ternary_pack_row(src, cols, dst);
+        else if (dtype == DType::Binary) binary_pack_row(src, cols, dst);
+        else std::memcpy(dst, src, cols);
+    }
+    std::uniform_real_distribution<float> sd(0.001f, 2.0f);
+    m.scales.resize(scale_count_for(kind, rows, cols, group));
+    for (auto &s : m.scales) s = f32_to_f16(sd(rng));
+    m.view = {dtype, kind, rows, cols, group, (uint32_t)row_bytes, m.data.data(), m.scales.data()};
+    return m;
+}
+
+// Naive: exact integer sums per group from unpacked values, combined as tensor/dequant.h says.
+inline float naive_dot(const Matrix &m, uint32_t r, const int8_t *x, float x_scale) {
+    const WeightView &w = m.view;
+    const uint32_t g_size = w.scale_kind == ScaleKind::Group ? w.group_size : w.cols;
+    const uint32_t groups = w.cols ? (w.cols + g_size - 1) / g_size : 1;
+    float sum = 0.0f;
+    for (uint32_t g = 0; g < groups; g++) {
+        int64_t acc = 0;
+        for (uint32_t i = g * g_size; i < w.cols && i < (g + 1) * g_size; i++) acc += (int64_t)m.values[(size_t)r * w.cols + i] * x[i];
+        const float s = f16_to_f32(m.scales[scale_index(w, r, g)]);
+        if (w.scale_kind != ScaleKind::Group) return dequant_dot((int32_t)acc, s, x_scale);
+        sum = dequant_group_add(sum, (int32_t)acc, s);
+    }
+    return dequant_group_end(sum, x_scale);
+}
+
+inline bool same_bits(float a, float b) { return float_bits(a) == float_bits(b); }
+
+inline void check_q8(const bitlm_kernels *k, bool against_naive, DType dtype, ScaleKind kind, uint32_t rows, uint32_t cols,
+                     uint32_t group, uint32_t n_tok, std::mt19937 &rng, Fill fill = Fill::Random,
+                     const float *scales_override = nullptr) {
+    Matrix m = make_matrix(dtype, kind, rows, cols, group, rng, fill);
+    // Exactly n_tok*cols activations: a kernel reading past the last token fails under ASan.
+    std::vector<int8_t> x((size_t)n_tok * cols);
+    std::uniform_int_distribution<int> xi(-127, 127);
+    for (auto &v : x) v = (int8_t)(fill == Fill::Random ? xi(rng) : 127);
+    std::vector<float> xs(n_tok);
+    for (uint32_t t = 0; t < n_tok; t++) xs[t] = scales_override ? scales_override[t] : 0.01f * (float)(t + 1);
+    const uint32_t stride = rows + 3;
+    std::vector<float> y((size_t)n_tok * stride, -7.0f), y_ref((size_t)n_tok * stride, -7.0f);
+    // Split the rows in two ranges to test row_begin/row_end handling (odd starts included).
+    const uint32_t mid = rows / 3;
+    k->matmul_q8(&m.view, x.data(), xs.data(), n_tok, 0, mid, y.data(), stride);
+    k->matmul_q8(&m.view, x.data(), xs.data(), n_tok, mid, rows, y.data(), stride);
+    if (against_naive) {
+        for (uint32_t t = 0; t < n_tok; t++)
+            for (uint32_t r = 0; r < rows; r++) y_ref[(size_t)t * stride + r] = naive_dot(m, r, &x[(size_t)t * cols], xs[t]);
+    } else {
+        bitlm_reference_kernels()->matmul_q8(&m.view, x.data(), xs.data(), n_tok, 0, rows, y_ref.data(), stride);
+    }
+    bool ok = true;
+    for (size_t i = 0; i < y.size(); i++) ok = ok && same_bits(y[i], y_ref[i]);
+    CHECK_MSG(ok, "%s %s/%s rows=%u cols=%u group=%u n_tok=%u fill=%d", k->name, dtype_name(dtype), scale_kind_name(kind),
+              rows, cols, group, n_tok, (int)fill);
+}
+
+inline void check_quantize(const bitlm_kernels *k, const std::vector<float> &x, const char *what) {
+    std::vector<int8_t> q(x.size() + 1, 0x55), q_ref(x.size() + 1, 0x55);  // +1: must not be written
+    const float s = k->quantize_act_int8(x.data(), (uint32_t)x.size(), q.data());
+    const float s_ref = quantize_act_int8_ref(x.data(), (uint32_t)x.size(), q_ref.data());
+    CHECK_MSG(same_bits(s, s_ref) && q == q_ref, "%s quantize_act %s n=%zu", k->name, what, x.size());
+}
+
+inline void check_quantizer(const bitlm_kernels *k, std::mt19937 &rng) {
+    const uint32_t sizes[] = {0, 1, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 159, 160, 161, 255, 1000, 2304};
+    std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+    std::uniform_int_distribution<int> tie(-127, 126);
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    for (uint32_t n : sizes) {
+        std::vector<float> x(n);
+        for (auto &v : x) v = u(rng);
+        check_quantize(k, x, "random");
+        if (n == 0) continue;
+        std::vector<float> z(n, 0.0f);
+        check_quantize(k, z, "zeros");
+        for (auto &v : z) v = -0.0f;
+        check_quantize(k, z, "negative zeros");
+        // amax 127: mult = 1, so k + 0.5 values are exact ties (round half to even), -0.3 -> -0.
+        std::vector<float> t(n);
+        for (auto &v : t) v = (float)tie(rng) + 0.5f;
+        t[n / 2] = 127.0f;
+        if (n > 2) t[n - 1] = -0.3f;
+        check_quantize(k, t, "ties");
+        // Non-finite anywhere (first, middle, last) makes q zero and the scale NaN or inf.
+        for (float bad : {nan, -nan, inf, -inf}) {
+            for (uint32_t at : {0u, n / 2, n - 1}) {
+                std::vector<float> b = x;
+                b[at] = bad;
+                check_quantize(k, b, "non-finite");
+            }
+        }
+        // Tiny amax: subnormals (127/amax overflows to inf: zeros give NaN -> 0, others +-127).
+        std::vector<float> s(n, 0.0f);
+        for (uint32_t i = 0; i < n; i += 3) s[i] = (i & 1 ? -1.0f : 1.0f) * 1e-40f * (float)(i % 7 + 1);
+        check_quantize(k, s, "subnormal");
+        for (auto &v : s) v = v * 1e30f;  // ~1e-10: finite mult, normal path with small values
+        check_quantize(k, s, "small");
+        std::vector<float> big(n);
+        for (auto &v : big) v = u(rng) * 1e37f;
+        big[0] = 3.4028235e38f;
+        check_quantize(k, big, "huge");
+    }
+}
+
+inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
+    std::mt19937 rng(1234);
+    const uint32_t sizes[] = {1, 5, 8, 31, 32, 33, 63, 64, 65, 159, 160, 161, 255, 320, 1000, 2304};
+    uint32_t i = 0;
+    for (uint32_t cols : sizes)
+        for (uint32_t rows : {1u, 3u, 17u}) {
+            const uint32_t n_tok = 1 + (i++ % 9);  // 1..9: every remainder of the 2- and 4-token tiles
+            const uint32_t n1 = 1;                 // and the one-token (decode) path for each shape
+            for (uint32_t nt : {n1, n_tok}) {
+                check_q8(k, against_naive, DType::Ternary, ScaleKind::Tensor, rows, cols, 0, nt, rng);
+                check_q8(k, against_naive, DType::Ternary, ScaleKind::Row, rows, cols, 0, nt, rng);
+                for (uint32_t g : {32u, 64u, 96u, 128u, 160u})
+                    check_q8(k, against_naive, DType::Ternary, ScaleKind::Group, rows, cols, g, nt, rng);
+                check_q8(k, against_naive, DType::Binary, ScaleKind::Row, rows, cols, 0, nt, rng);
+                check_q8(k, against_naive, DType::Binary, ScaleKind::Tensor, rows, cols, 0, nt, rng);
+                check_q8(k, against_naive, DType::Int8, ScaleKind::Row, rows, cols, 0, nt, rng);
+            }
+        }
+    // Many rows: several row pairs and register tiles in one call.
+    for (uint32_t nt : {1u, 4u, 5u}) {
+        check_q8(k, against_naive, DType::Ternary, ScaleKind::Row, 70, 1024, 0, nt, rng);
+        check_q8(k, against_naive, DType::Ternary, ScaleKind::Group, 70, 1024, 64, nt, rng);
+        check_q8(k, against_naive, DType::Binary, ScaleKind::Row, 70, 1000, 0, nt, rng);
+        check_q8(k, against_naive, DType::Int8, ScaleKind::Row, 70, 1000, 0, nt, rng);
+    }
+    // Largest sums: every weight and activation at its extreme, long rows (int16 accumulator limits).
+    for (Fill fill : {Fill::AllMax, Fill::AllMin})
+        for (uint32_t cols : {2304u, 8000u, 20001u})
+            for (uint32_t nt : {1u, 3u}) {
+                check_q8(k, against_naive, DType::Ternary, ScaleKind::Row, 3, cols, 0, nt, rng, fill);
+                check_q8(k, against_naive, DType::Ternary, ScaleKind::Group, 3, cols, 4096, nt, rng, fill);
+                check_q8(k, against_naive, DType::Binary, ScaleKind::Row, 3, cols, 0, nt, rng, fill);
+                check_q8(k, against_naive, DType::Int8, ScaleKind::Row, 3, cols, 0, nt, rng, fill);
+            }
+    // Activation scales that are zero, NaN or inf (what the quantizer returns for such input).
+    const float odd_scales[4] = {0.0f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                                 -std::numeric_limits<float>::infinity()};
+    check_q8(k, against_naive, DType::Ternary, ScaleKind::Row, 5, 333, 0, 4, rng, Fill::Random, odd_scales);
+    check_q8(k, against_naive, DType::Ternary, ScaleKind::Group, 5, 333, 32, 4, rng, Fill::Random, odd_scales);
+    check_q8(k, against_naive, DType::Binary, ScaleKind::Row, 5, 333, 0, 4, rng, Fill::Random, odd_scales);
+    check_q8(k, against_naive, DType::Int8, ScaleKind::Row, 5, 333, 0, 4, rng, Fill::Random, odd_scales);
+    for (uint32_t t = 0; t < 4; t++)
+        check_q8(k, against_naive, DType::Ternary, ScaleKind::Row, 5, 333, 0, 1, rng, Fill::Random, odd_scales + t);
+
+    check_quantizer(k, rng);
+
+    // F16 matmul against a plain fp32 loop in column order.
+    std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+    for (uint32_t cols : {1u, 7u, 64u, 161u}) {
+        const uint32_t rows = 5, n_tok = 2;
+        std::vector<uint16_t> w((size_t)rows * cols);
+        std::vector<float> x((size_t)n_tok * cols), y((size_t)n_tok * rows), y_ref((size_t)n_tok * rows);
+        for (auto &v : w) v = f32_to_f16(u(rng));
+        for (auto &v : x) v = u(rng);
+        WeightView view = {DType::F16, ScaleKind::None, rows, cols, 0, cols * 2, (const uint8_t *)w.data(), nullptr};
+        k->matmul_f16(&view, x.data(), n_tok, 0, rows, y.data(), rows);
+        for (uint32_t t = 0; t < n_tok; t++)
+            for (uint32_t r = 0; r < rows; r++) {
+                float s = 0.0f;
+                for (uint32_t c = 0; c < cols; c++) s += f16_to_f32(w[(size_t)r * cols + c]) * x[(size_t)t * cols + c];
+                y_ref[(size_t)t * rows + r] = s;
+            }
+        bool ok = true;
+        for (size_t j = 0; j < y.size(); j++) ok = ok && same_bits(y[j], y_ref[j]);
+        CHECK_MSG(ok, "%s matmul_f16 cols=%u", k->name, cols);
+    }
+}
+
+}  // namespace kernel_checks
