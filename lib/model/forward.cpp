@@ -84,6 +84,10 @@ void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_to
 }
 
 // ---- attention --------------------------------------------------------------------------------
+// Cache layouts, per layer: values [position][kv_dim]; keys transposed, [kv_head][d][position], so
+// the scores of all positions build up together over d in contiguous memory (vectorizable lanes)
+// while each score is still the sum q[0]k[0] + q[1]k[1] + ... in d order: the same bits as a
+// per-position dot product.
 struct AttentionJob {
     bitlm_model *m;
     const float *keys, *values;  // this layer's cache
@@ -100,12 +104,16 @@ void attention_task(void *arg, uint32_t h) {
     for (uint32_t t = 0; t < j.n_tok; t++) {
         const uint32_t pos = m->position + t;
         const float *q = m->q + t * m->q_dim + h * hd;
+        for (uint32_t s = 0; s <= pos; s++) scores[s] = 0.0f;
+        for (uint32_t d = 0; d < hd; d++) {
+            const float qd = q[d];
+            const float *__restrict kd = j.keys + ((uint64_t)kv_head * hd + d) * m->context_len;
+            float *__restrict sc = scores;
+            for (uint32_t s = 0; s <= pos; s++) sc[s] += qd * kd[s];
+        }
         float max = -3.4028235e38f;
         for (uint32_t s = 0; s <= pos; s++) {
-            const float *k = j.keys + s * m->kv_dim + kv_head * hd;
-            float dot = 0.0f;
-            for (uint32_t d = 0; d < hd; d++) dot += q[d] * k[d];
-            scores[s] = dot * scale;
+            scores[s] = scores[s] * scale;
             if (scores[s] > max) max = scores[s];
         }
         float sum = 0.0f;
@@ -128,16 +136,18 @@ void attention_block(bitlm_model *m, const LayerWeights &L, uint32_t layer, uint
     const bitlm_config &c = m->config;
     const uint64_t layer_offset = (uint64_t)layer * m->context_len * m->kv_dim;
     float *keys = m->key_cache + layer_offset, *values = m->value_cache + layer_offset;
-    float *k_new = keys + (uint64_t)m->position * m->kv_dim, *v_new = values + (uint64_t)m->position * m->kv_dim;
+    float *v_new = values + (uint64_t)m->position * m->kv_dim;
 
     rmsnorm_tokens(m, m->x, L.attn_norm, c.dim, n, m->xn);
     quantize_input(m, m->xn, n, c.dim);
     project(m, L.wq, m->xn, n, m->q, m->q_dim);
-    project(m, L.wk, m->xn, n, k_new, m->kv_dim);  // keys and values go straight into the cache
-    project(m, L.wv, m->xn, n, v_new, m->kv_dim);
+    project(m, L.wk, m->xn, n, m->k_new, m->kv_dim);
+    project(m, L.wv, m->xn, n, v_new, m->kv_dim);  // values go straight into the cache
     for (uint32_t t = 0; t < n; t++) {
         apply_rope(m->rope_cs + t * c.head_dim, m->q + t * m->q_dim, c.n_heads, c.head_dim);
-        apply_rope(m->rope_cs + t * c.head_dim, k_new + t * m->kv_dim, c.n_kv_heads, c.head_dim);
+        apply_rope(m->rope_cs + t * c.head_dim, m->k_new + t * m->kv_dim, c.n_kv_heads, c.head_dim);
+        for (uint32_t i = 0; i < m->kv_dim; i++)  // row i of the transposed key cache is (kv_head, d)
+            keys[(uint64_t)i * m->context_len + m->position + t] = m->k_new[t * m->kv_dim + i];
     }
     AttentionJob job = {m, keys, values, n};
     run_tasks(m, attention_task, &job, c.n_heads);

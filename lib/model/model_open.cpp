@@ -50,6 +50,7 @@ bitlm_status plan_arena(const bitlm_config &c, const bitlm_open_options *options
     const bool ok = reserve(&cur, 1, kModelReserve, &p->model) &&
                     reserve(&cur, c.n_layers, kLayerReserve, &p->layers) &&
                     reserve(&cur, cache_elems, 4, &p->key_cache) && reserve(&cur, cache_elems, 4, &p->value_cache) &&
+                    reserve(&cur, B * kv_dim, 4, &p->k_new) &&
                     reserve(&cur, c.head_dim / 2, 4, &p->rope_freq) &&
                     reserve(&cur, B * c.head_dim, 4, &p->rope_cs) && reserve(&cur, B * c.dim, 4, &p->x) &&
                     reserve(&cur, B * wide, 4, &p->xn) && reserve(&cur, B * wide, 1, &p->xq) &&
@@ -122,6 +123,7 @@ extern "C" bitlm_status bitlm_open(const void *artifact, size_t artifact_bytes, 
 
     m->key_cache = (float *)(base + plan.key_cache);
     m->value_cache = (float *)(base + plan.value_cache);
+    m->k_new = (float *)(base + plan.k_new);
     m->rope_freq = (float *)(base + plan.rope_freq);
     m->rope_cs = (float *)(base + plan.rope_cs);
     m->x = (float *)(base + plan.x);
