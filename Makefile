@@ -29,6 +29,7 @@ FREESTANDING := -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics
 KERNEL_DIR_host := platform/x86
 KERNEL_DIR_aarch64 := platform/arm_neon
 KERNEL_DIR_armv7 := platform/arm_neon
+KERNEL_DIR_cortex-m0plus := platform/cortex_m_v6m
 KERNEL_DIR_cortex-m4 := platform/cortex_m_dsp
 KERNEL_DIR_cortex-m7 := platform/cortex_m_dsp
 KERNEL_DIR_cortex-m33 := platform/cortex_m_dsp
@@ -87,10 +88,17 @@ lib: $(LIB)
 tools: $(TOOLS)
 tests: $(TEST_BINS)
 
-$(LIB): $(LIB_OBJS)
+# The archive also depends on the list of its objects, so a removed or added source rebuilds it.
+$(OUT)/lib.objects: FORCE
+	@mkdir -p $(dir $@)
+	@echo "$(LIB_OBJS)" | cmp -s - $@ || echo "$(LIB_OBJS)" > $@
+
+$(LIB): $(LIB_OBJS) $(OUT)/lib.objects
 	@mkdir -p $(dir $@)
 	rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(LIB_OBJS)
+
+FORCE:
 
 $(OUT)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)

@@ -61,12 +61,15 @@ for board in $BOARDS; do
                   printf "%s%s %.0f%%", (k++ ? ", " : ""), n, 100 * $2 / t} k == 3 {exit}' "$a.insns")
     fi
     cpu=$(awk '$1 == "BOARD_CPU" {print $3}' platform/cortex_m/boards/$board.mk)
-    flash=$(grep -a '^flash:' "$a.build.log" | awk '{print $2}'); ram=$(grep -a '^ram:' "$a.build.log" | awk '{print $2}')
+    # the size report (printed by the link step, kept in report.txt: an up-to-date build prints nothing)
+    flash=$(awk '$1 == "flash:" {print $2}' "$a/report.txt"); ram=$(awk '$1 == "ram:" {print $2}' "$a/report.txt")
     printf '%-12s %-14s %16s %16s %18s %9s %9s  %s\n' "$board" "$cpu" "$exact" "$(get insns_per_token "$a.log")" \
         "$(get prefill_insns_per_token "$a.log")" "$flash" "$ram" "$top"
     [ "$board" = mps2-an386 ] && m4=$exact
 done
 echo "(insns_per_token: exact QEMU plugin count per decode step; systick_insns: the firmware's own SysTick"
 echo " figure under -icount shift=0; flash/ram: bytes of the firmware; goal for the M4: <= 800000)"
+echo "(kernel tables: cm-dsp on the M4/M7/M33 (platform/cortex_m_dsp: SMLAD), cm-mve on the M55"
+echo " (platform/cortex_m_mve: Helium); tests/cross/mcu_kernels.sh checks them against the reference)"
 [ -n "$m4" ] && echo "mcu_insns_per_token: $m4"
 exit 0

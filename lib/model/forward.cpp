@@ -21,6 +21,7 @@ void run_tasks(bitlm_model *m, bitlm_task_fn fn, void *arg, uint32_t n_tasks) {
 }
 
 struct MatmulJob {
+    uint32_t rows_per_task;
     const bitlm_kernels *kernels;
     const WeightView *w;
     const int8_t *xq;
@@ -33,8 +34,8 @@ struct MatmulJob {
 
 void matmul_task(void *arg, uint32_t task) {
     const MatmulJob &j = *(const MatmulJob *)arg;
-    const uint32_t r0 = task * kRowsPerTask;
-    const uint32_t r1 = r0 + kRowsPerTask < j.w->rows ? r0 + kRowsPerTask : j.w->rows;
+    const uint32_t r0 = task * j.rows_per_task;
+    const uint32_t r1 = j.w->rows - r0 > j.rows_per_task ? r0 + j.rows_per_task : j.w->rows;
     if (j.w->dtype == DType::F16) {
         j.kernels->matmul_f16(j.w, j.xf, j.n_tok, r0, r1, j.y, j.y_stride);
     } else {
@@ -78,9 +79,11 @@ void quantize_input(bitlm_model *m, const float *in, uint32_t n_tok, uint32_t wi
 }
 
 // y[t*y_stride + r] = W row r . input of token t; q8 weights read m->xq, F16 weights read `in`.
+// Without a thread pool the whole matrix is one kernel call (kernels prepare activations once per call).
 void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_tok, float *y, uint32_t y_stride) {
-    MatmulJob job = {m->kernels, &w, m->xq, m->x_scale, in, n_tok, y, y_stride};
-    run_tasks(m, matmul_task, &job, (w.rows + kRowsPerTask - 1) / kRowsPerTask);
+    const uint32_t rows_per_task = m->parallel_for ? kRowsPerTask : w.rows;
+    MatmulJob job = {rows_per_task, m->kernels, &w, m->xq, m->x_scale, in, n_tok, y, y_stride};
+    run_tasks(m, matmul_task, &job, (w.rows + rows_per_task - 1) / rows_per_task);
 }
 
 // ---- attention --------------------------------------------------------------------------------
