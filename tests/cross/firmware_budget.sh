@@ -19,6 +19,7 @@ fail() { echo "FAIL $1"; [ -f "${2:-}" ] && sed 's/^/    /' "$2" | tail -12; fai
 
 # ---- a normal build reports sizes and stack ----
 out="$WORK/budget-report"
+rm -rf "$out"  # a fresh link: an up-to-date build prints no report
 if fw_make story mps2-an386 "$WORK/mcu.blm" "$out"; then
     for want in 'text.*data.*bss' '^flash: [0-9]* bytes = code' '^ram: *[0-9]* bytes = arena [0-9]* + stack' \
                 '^stack (static.*worst case [0-9]* bytes' 'largest frames:'; do
@@ -65,6 +66,7 @@ fi
 # ---- the real part ----
 for ex in story minimal; do
     out="$WORK/budget-stm32h743-$ex"
+    rm -rf "$out"  # a fresh link, so the memory report is printed
     if fw_make "$ex" stm32h743 "$WORK/mcu.blm" "$out" && grep -aq 'AXISRAM:' "$out.log"; then
         echo "ok   stm32h743 $ex: $(grep -a '^ *FLASH:' "$out.log" | tr -s ' '), $(grep -a 'AXISRAM:' "$out.log" | tr -s ' ')"
     else
