@@ -13,7 +13,7 @@ struct ArenaPlan {
     uint32_t context_len, max_batch;
     uint64_t model, layers;
     uint64_t key_cache, value_cache;  // n_layers * context_len * kv_dim floats each (layouts: forward.cpp)
-    uint64_t k_new;                   // max_batch * kv_dim floats: new keys before they enter the cache
+    uint64_t k_new;                   // max_batch * kv_dim floats: the fed tokens' keys before they enter the cache
     uint64_t rope_freq;               // head_dim/2 floats
     uint64_t rope_cs;                 // max_batch * head_dim floats (cos, sin pairs)
     uint64_t x, xn, xq, x_scale;      // residual, normalized / projected, int8 input, per-token factor
