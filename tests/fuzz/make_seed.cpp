@@ -1,67 +1,33 @@
 // make_seed.cpp — writes small valid .blm artifacts into a directory, as the fuzzer's seed corpus.
-// Self-contained (only the library's writer): usage `make_seed DIR`.
+// Uses only the library's writer and the shared test fixture: usage `make_seed DIR`.
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "artifact/reader.h"
-#include "artifact/writer.h"
+#include "../unit/artifact_fixture.h"
 
 using namespace bitlm;
 
 namespace {
 
-struct Seed {
-    bitlm_config cfg{};
-    std::vector<TensorSpec> specs;
-    std::vector<std::vector<uint8_t>> data;
-    std::vector<std::vector<uint16_t>> scales;
-
-    void add(TensorRole role, uint16_t layer, DType dt, ScaleKind sk, uint32_t gs = 0) {
-        uint32_t rows = 0, cols = 0;
-        expected_shape(cfg, role, &rows, &cols);
-        specs.push_back(TensorSpec{role, layer, dt, sk, rows, cols, gs, nullptr, nullptr});
-        std::vector<uint8_t> d(rows * dtype_row_bytes(dt, cols));
-        for (size_t i = 0; i < d.size(); i++) d[i] = (uint8_t)(i * 37 + specs.size());
-        data.push_back(d);
-        scales.push_back(std::vector<uint16_t>(scale_count_for(sk, rows, cols, gs), 0x3c00));
-    }
-};
+using fixture::Model;
 
 bitlm_config tiny_config(uint32_t ffn_kind, uint32_t placement, uint32_t head_kind) {
-    bitlm_config c{};
-    c.vocab_size = 256;
-    c.dim = 16;
-    c.n_layers = 2;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.head_dim = 8;
-    c.ffn_dim = 40;
-    c.max_seq_len = 32;
+    bitlm_config c = fixture::base_config();
     c.ffn_kind = ffn_kind;
-    c.norm_kind = BITLM_NORM_RMSNORM;
     c.norm_placement = placement;
-    c.attn_kind = BITLM_ATTN_SOFTMAX;
-    c.pos_kind = BITLM_POS_ROPE;
-    c.act_kind = BITLM_ACT_INT8;
     c.head_kind = head_kind;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
     return c;
 }
 
-bool emit(Seed &s, const std::string &path) {
-    for (size_t i = 0; i < s.specs.size(); i++) {
-        s.specs[i].data = s.data[i].data();
-        s.specs[i].scales = s.scales[i].empty() ? nullptr : s.scales[i].data();
-    }
-    const TokenizerSpec tok{BITLM_TOKENIZER_BYTES, kNoToken, kNoToken, nullptr, 0};
+bool emit(const Model &s, const std::string &path) {
+    const std::vector<TensorSpec> specs = s.list();
     uint64_t need = 0;
-    if (artifact_size(s.cfg, tok, s.specs.data(), (uint32_t)s.specs.size(), &need) != BITLM_OK) return false;
+    if (artifact_size(s.cfg, s.tok, specs.data(), (uint32_t)specs.size(), &need) != BITLM_OK) return false;
     std::vector<uint64_t> store(need / 8 + 1);  // 8-aligned for the reader check
     uint8_t *buf = reinterpret_cast<uint8_t *>(store.data());
     size_t n = 0;
-    if (write_artifact_to_buffer(s.cfg, tok, s.specs.data(), (uint32_t)s.specs.size(), buf, need, &n) != BITLM_OK)
+    if (write_artifact_to_buffer(s.cfg, s.tok, specs.data(), (uint32_t)specs.size(), buf, need, &n) != BITLM_OK)
         return false;
     ArtifactInfo info;
     if (read_artifact(buf, n, false, &info) != BITLM_OK) return false;
@@ -80,7 +46,7 @@ int main(int argc, char **argv) {
     }
     const std::string dir = argv[1];
 
-    Seed a;  // SwiGLU, SubLN, tied head, int8 embedding, every linear layout
+    Model a;  // SwiGLU, SubLN, tied head, int8 embedding, every linear layout
     a.cfg = tiny_config(BITLM_FFN_SWIGLU, BITLM_NORM_PLACE_SUBLN, BITLM_HEAD_TIED);
     a.add(TensorRole::TokEmbedding, 0, DType::Int8, ScaleKind::Row);
     a.add(TensorRole::FinalNorm, 0, DType::F32, ScaleKind::None);
@@ -98,7 +64,7 @@ int main(int argc, char **argv) {
         a.add(TensorRole::WDown, l, DType::Ternary, ScaleKind::Group, 32);
     }
 
-    Seed b;  // ReLU², PRE norms, separate head, f16 embedding
+    Model b;  // ReLU², PRE norms, separate head, f16 embedding
     b.cfg = tiny_config(BITLM_FFN_RELU2, BITLM_NORM_PLACE_PRE, BITLM_HEAD_SEPARATE);
     b.add(TensorRole::TokEmbedding, 0, DType::F16, ScaleKind::None);
     b.add(TensorRole::FinalNorm, 0, DType::F32, ScaleKind::None);

@@ -11,9 +11,13 @@
 #include "artifact/reader.h"
 #include "artifact/writer.h"
 #include "core/bytes.h"
+#include "artifact_fixture.h"
 #include "check.h"
 
 using namespace bitlm;
+using fixture::Model;
+using fixture::base_config;
+using fixture::touch_all;
 
 namespace {
 
@@ -40,60 +44,6 @@ struct Aligned {
     const uint8_t *data() const { return store[0].b; }
     size_t size() const { return n; }
 };
-
-// ---- building a model's tensor set ---------------------------------------------------------
-struct Model {
-    bitlm_config cfg{};
-    TokenizerSpec tok{BITLM_TOKENIZER_BYTES, kNoToken, kNoToken, nullptr, 0};
-    std::vector<TensorSpec> specs;
-    std::vector<std::vector<uint8_t>> data;
-    std::vector<std::vector<uint16_t>> scales;
-
-    void add(TensorRole role, uint16_t layer, DType dt, ScaleKind sk, uint32_t gs = 0) {
-        uint32_t rows = 0, cols = 0;
-        expected_shape(cfg, role, &rows, &cols);
-        TensorSpec s{role, layer, dt, sk, rows, cols, gs, nullptr, nullptr};
-        const size_t idx = specs.size();
-        std::vector<uint8_t> d(rows * dtype_row_bytes(dt, cols));
-        for (size_t i = 0; i < d.size(); i++) d[i] = (uint8_t)(i * 131 + idx * 17 + 7);
-        std::vector<uint16_t> sc(scale_count_for(sk, rows, cols, gs));
-        for (size_t i = 0; i < sc.size(); i++) sc[i] = (uint16_t)(0x3c00 + i + idx * 3);
-        specs.push_back(s);
-        data.push_back(d);
-        scales.push_back(sc);
-    }
-    // Pointers into data/scales, refreshed after every add (vectors may move).
-    std::vector<TensorSpec> list() const {
-        std::vector<TensorSpec> out = specs;
-        for (size_t i = 0; i < out.size(); i++) {
-            out[i].data = data[i].data();
-            out[i].scales = scales[i].empty() ? nullptr : scales[i].data();
-        }
-        return out;
-    }
-};
-
-bitlm_config base_config() {
-    bitlm_config c{};
-    c.vocab_size = 256;
-    c.dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 8;
-    c.ffn_dim = 48;
-    c.max_seq_len = 64;
-    c.ffn_kind = BITLM_FFN_SWIGLU;
-    c.norm_kind = BITLM_NORM_RMSNORM;
-    c.norm_placement = BITLM_NORM_PLACE_SUBLN;
-    c.attn_kind = BITLM_ATTN_SOFTMAX;
-    c.pos_kind = BITLM_POS_ROPE;
-    c.act_kind = BITLM_ACT_INT8;
-    c.head_kind = BITLM_HEAD_TIED;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    return c;
-}
 
 // Model A: SwiGLU, SubLN, tied head, int8 embedding, a mix of ternary/binary layouts.
 Model model_a() {
@@ -187,40 +137,6 @@ void expect(bitlm_status got, bitlm_status want, const char *what) {
     g_statuses_seen.insert((int)got);
     CHECK_MSG(got == want, "%s: got %d (%s), want %d (%s)", what, (int)got, bitlm_status_message(got), (int)want,
               bitlm_status_message(want));
-}
-
-// Touch every byte of a view so ASan sees any out-of-bounds binding.
-uint32_t touch(const WeightView &v) {
-    uint32_t s = 0;
-    if (!v.data) return s;
-    for (uint64_t i = 0; i < (uint64_t)v.rows * v.row_bytes; i++) s += v.data[i];
-    const uint64_t ns = scale_count_for(v.scale_kind, v.rows, v.cols, v.group_size);
-    for (uint64_t i = 0; v.scales && i < ns; i++) s += v.scales[i];
-    return s;
-}
-uint32_t touch_norm(const float *p, uint32_t n) {
-    uint32_t s = 0;
-    for (uint32_t i = 0; p && i < n; i++) {
-        uint32_t u;
-        std::memcpy(&u, &p[i], 4);
-        s += u;
-    }
-    return s;
-}
-uint32_t touch_all(const ArtifactInfo &info) {
-    uint32_t s = 0;
-    WeightView emb, head;
-    const float *fn = nullptr;
-    if (bind_globals(info, &emb, &fn, &head) == BITLM_OK) s += touch(emb) + touch(head) + touch_norm(fn, info.config.dim);
-    const uint32_t q = info.config.n_heads * info.config.head_dim;
-    for (uint32_t l = 0; l < info.config.n_layers; l++) {
-        LayerWeights w;
-        if (bind_layer(info, l, &w) != BITLM_OK) continue;
-        s += touch(w.wq) + touch(w.wk) + touch(w.wv) + touch(w.wo) + touch(w.w_gate) + touch(w.w_up) + touch(w.w_down);
-        s += touch_norm(w.attn_norm, info.config.dim) + touch_norm(w.ffn_norm, info.config.dim);
-        s += touch_norm(w.attn_subnorm, w.attn_subnorm ? q : 0) + touch_norm(w.ffn_subnorm, w.ffn_subnorm ? info.config.ffn_dim : 0);
-    }
-    return s;
 }
 
 // ---- round trips ------------------------------------------------------------------------------
