@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # bad_input.sh — every bad input gets a non-zero exit and one line "tool: <reason>" on stderr that
 # names the problem; never a crash (exit codes >= 128 are signals: segfault, abort, sanitizer).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-PACK=$BUILD/bitlm_pack RUN=$BUILD/bitlm_run
-for b in "$PACK" "$RUN"; do [ -x "$b" ] || { echo "missing $b (run make)"; exit 1; }; done
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/lib/common.sh"
 checks=0
 
 # expect_error WORD command... : non-zero exit below 128, exactly one stderr line containing WORD.

@@ -1,18 +1,12 @@
 #!/usr/bin/env bash
 # eval.sh — `bitlm_run eval` on a slice of Tiny Shakespeare: prints a finite `bpb: X` near 8 for a
 # random model, the same number every run and every thread count.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-PACK=$BUILD/bitlm_pack RUN=$BUILD/bitlm_run
-for b in "$PACK" "$RUN"; do [ -x "$b" ] || { echo "missing $b (run make)"; exit 1; }; done
+source "$(dirname "$0")/lib/common.sh"
 data=""
 for d in "$(git rev-parse --show-toplevel 2>/dev/null || pwd)/../shared/data" "$(pwd)/../shared/data"; do
     [ -f "$d/tinyshakespeare.txt" ] && { data=$d/tinyshakespeare.txt; break; }
 done
 [ -n "$data" ] || { echo "skipped: tinyshakespeare.txt not found in ../shared/data"; exit 0; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 "$PACK" --random --preset tiny -o "$tmp/m.blm" >/dev/null
 "$RUN" eval "$tmp/m.blm" "$data" --max-bytes 2000 --threads 1 >"$tmp/a" || fail "eval failed"

@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # generate_determinism.sh — greedy generation gives the same text and logits-checksum on every run
 # and thread count; sampling is reproducible for a seed; top-k / top-p run.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-PACK=$BUILD/bitlm_pack RUN=$BUILD/bitlm_run
-for b in "$PACK" "$RUN"; do [ -x "$b" ] || { echo "missing $b (run make)"; exit 1; }; done
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/lib/common.sh"
 
 "$PACK" --random --preset tiny --seed 7 -o "$tmp/tiny.blm" >/dev/null
 # A wider model too, so matmuls split into several tasks and the thread pool really runs.

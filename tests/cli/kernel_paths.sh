@@ -5,13 +5,7 @@
 # prompts long enough that prefill takes the multi-token (GEMM) path. Also: --kernels list and an
 # unknown name, and that the ISA-specific objects export no weak (inline) functions the linker could
 # pick for code that runs on CPUs without that ISA.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-PACK=$BUILD/bitlm_pack RUN=$BUILD/bitlm_run
-for b in "$PACK" "$RUN"; do [ -x "$b" ] || { echo "missing $b (run make)"; exit 1; }; done
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/lib/common.sh"
 
 names=$("$RUN" bench --kernels list | awk -F': ' '$1 == "kernels" {print $2}' | tr -d ',')
 [ -n "$names" ] || fail "--kernels list printed no names"

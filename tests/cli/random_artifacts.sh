@@ -1,14 +1,8 @@
 #!/usr/bin/env bash
 # random_artifacts.sh — bitlm_pack --random for several presets and storage variants; `bitlm_run
 # info` reports the right bits per weight; --max-bytes refuses without writing; same seed, same bytes.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-PACK=$BUILD/bitlm_pack RUN=$BUILD/bitlm_run
-for b in "$PACK" "$RUN"; do [ -x "$b" ] || { echo "missing $b (run make)"; exit 1; }; done
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib/common.sh"
 
-fail() { echo "FAIL: $*"; exit 1; }
 value() { grep -m1 "^$1:" "$2" | sed "s/^$1: *//; s/ .*//"; }  # key, file
 in_range() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x + 0 >= lo && x + 0 <= hi) }'; }
 
