@@ -297,71 +297,10 @@ constexpr uint32_t kXSumCap = 2048;
 
 const bitlm_kernels *reference() { return bitlm_reference_kernels(); }
 
-void matmul_buffered(const WeightView *w, const int8_t *x, const float *x_scale, uint32_t n_tok, uint32_t row_begin,
-                     uint32_t row_end, float *y, uint32_t y_stride) {
-    const uint32_t cols = w->cols;
-    const bool grouped = w->scale_kind == ScaleKind::Group;
-    const uint32_t gsize = grouped ? w->group_size : cols;
-    const uint32_t n_groups = grouped ? (cols + gsize - 1) / gsize : 1;
-    const int32_t offset = w->dtype == DType::Int8 ? 128 : 1;  // weight = d - offset
-    const uint32_t stride = (cols + 63) / 64 * 64 + 64;
-    uint32_t tile_rows = kDigitBufBytes / stride;
-    if (tile_rows > (uint32_t)kTileRows) tile_rows = kTileRows;
-    if (cols == 0 || tile_rows == 0 || n_groups > kXSumCap) {
-        reference()->matmul_q8(w, x, x_scale, n_tok, row_begin, row_end, y, y_stride);
-        return;
-    }
-    const uint32_t chunk = kXSumCap / n_groups;
-    if (n_tok > chunk) {
-        for (uint32_t t0 = 0; t0 < n_tok; t0 += chunk) {
-            const uint32_t nt = n_tok - t0 < chunk ? n_tok - t0 : chunk;
-            matmul_buffered(w, x + (uint64_t)t0 * cols, x_scale + t0, nt, row_begin, row_end, y + (uint64_t)t0 * y_stride,
-                            y_stride);
-        }
-        return;
-    }
-    int32_t xsum[kXSumCap];
-    for (uint32_t t = 0; t < n_tok; t++)
-        for (uint32_t g = 0; g < n_groups; g++) {
-            const uint32_t c0 = g * gsize, c1 = cols - c0 < gsize ? cols : c0 + gsize;
-            xsum[t * n_groups + g] = offset * sum_i8(x + (uint64_t)t * cols + c0, c1 - c0);
-        }
-    alignas(64) uint8_t buf[kDigitBufBytes];
-    for (uint32_t r0 = row_begin; r0 < row_end; r0 += tile_rows) {
-        const uint32_t nr = row_end - r0 < tile_rows ? row_end - r0 : tile_rows;
-        const uint8_t *d[kTileRows];
-        for (uint32_t i = 0; i < nr; i++) {
-            decode_row(w, r0 + i, buf + i * stride);
-            d[i] = buf + i * stride;
-        }
-        float row_scale[kTileRows];
-        for (uint32_t i = 0; i < nr; i++) row_scale[i] = grouped ? 0.0f : scale_of(w, r0 + i, 0);
-        for (uint32_t t0 = 0; t0 < n_tok; t0 += kTileTokens) {
-            const uint32_t nt = n_tok - t0 < (uint32_t)kTileTokens ? n_tok - t0 : kTileTokens;
-            const int8_t *xt[kTileTokens];
-            for (uint32_t j = 0; j < nt; j++) xt[j] = x + (uint64_t)(t0 + j) * cols;
-            float sum[kTileRows][kTileTokens] = {};
-            for (uint32_t g = 0; g < n_groups; g++) {
-                const uint32_t c0 = g * gsize, c1 = cols - c0 < gsize ? cols : c0 + gsize;
-                int32_t acc[kTileRows][kTileTokens] = {};
-                kDotTile[nr - 1][nt - 1](d, xt, c0, c1, acc);
-                for (uint32_t i = 0; i < nr; i++)
-                    for (uint32_t j = 0; j < nt; j++) {
-                        const int32_t v = acc[i][j] - xsum[(t0 + j) * n_groups + g];
-                        if (grouped) {
-                            sum[i][j] = dequant_group_add(sum[i][j], v, scale_of(w, r0 + i, g));
-                        } else {
-                            y[(uint64_t)(t0 + j) * y_stride + r0 + i] = dequant_dot(v, row_scale[i], x_scale[t0 + j]);
-                        }
-                    }
-            }
-            if (grouped)
-                for (uint32_t i = 0; i < nr; i++)
-                    for (uint32_t j = 0; j < nt; j++)
-                        y[(uint64_t)(t0 + j) * y_stride + r0 + i] = dequant_group_end(sum[i][j], x_scale[t0 + j]);
-        }
-    }
-}
+// Digits are weight + 1 (ternary, binary) or weight + 128 (int8 rows, stored as unsigned).
+constexpr uint32_t kDigitRowAlign = 64;
+inline int32_t digit_offset(const WeightView *w) { return w->dtype == DType::Int8 ? 128 : 1; }
+#include "x86/matmul_buffered.inc"
 
 // ---- table --------------------------------------------------------------------------------------
 
