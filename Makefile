@@ -73,9 +73,14 @@ LINUX_TARGETS := host aarch64 armv7
 LIB_OBJS := $(patsubst %.cpp,$(OUT)/obj/%.o,$(LIB_SRCS))
 LIB := $(OUT)/libbitlm.a
 
-HOST_SRCS := $(wildcard platform/host/*.cpp) $(wildcard tools/common/*.cpp)
+# Host-only code: threads and files (platform/host), the CPU training backend (platform/train_cpu,
+# per-file ISA flags from its flags.mk on x86 hosts), and the tools' shared parts.
+HOST_SRCS := $(wildcard platform/host/*.cpp platform/train_cpu/*.cpp tools/common/*.cpp tools/train/*.cpp)
+ifeq ($(TARGET)$(NO_SIMD),host)
+  -include platform/train_cpu/flags.mk
+endif
 HOST_OBJS := $(patsubst %.cpp,$(OUT)/obj/%.o,$(HOST_SRCS))
-TOOLS := $(OUT)/bitlm_run $(OUT)/bitlm_pack
+TOOLS := $(OUT)/bitlm_run $(OUT)/bitlm_pack $(OUT)/bitlm_train
 TEST_SRCS := $(wildcard tests/unit/test_*.cpp)
 TEST_BINS := $(patsubst tests/unit/%.cpp,$(OUT)/tests/%,$(TEST_SRCS))
 
@@ -107,7 +112,7 @@ FORCE:
 
 $(OUT)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(if $(filter $(LIB_SRCS),$<),$(LIB_CXXFLAGS) $(ISA_FLAGS_$(basename $(notdir $<))),$(HOST_CXXFLAGS)) -MMD -MP -c $< -o $@
+	$(CXX) $(if $(filter $(LIB_SRCS),$<),$(LIB_CXXFLAGS),$(HOST_CXXFLAGS)) $(ISA_FLAGS_$(basename $(notdir $<))) -MMD -MP -c $< -o $@
 
 $(OUT)/bitlm_%: $(OUT)/obj/tools/bitlm_%.o $(HOST_OBJS) $(LIB)
 	$(CXX) $(HOST_CXXFLAGS) $^ -o $@

@@ -70,7 +70,8 @@ const char *kEvalHelp =
     "Ends with 'bpb: X'.\n"
     "\n"
     "  --ctx L                window length (default: the model's max_seq_len)\n"
-    "  --max-bytes N          evaluate only the first N bytes of FILE\n"
+    "  --max-bytes N          evaluate only the first N bytes of FILE (after --skip-bytes)\n"
+    "  --skip-bytes N         start at byte N of FILE (e.g. the validation split bitlm_train reports)\n"
     "  --threads N            threads (default: all cores)\n"
     "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n";
 
@@ -357,7 +358,7 @@ int cmd_generate(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
     Args args;
-    args.option("--ctx").option("--max-bytes").option("--threads").option("--kernels");
+    args.option("--ctx").option("--max-bytes").option("--skip-bytes").option("--threads").option("--kernels");
     if (!args.parse(argc, argv, 2)) return report(usage(args.error()));
     if (args.has("help")) return fputs(kEvalHelp, stdout), 0;
     Failure f;
@@ -367,6 +368,7 @@ int cmd_eval(int argc, char **argv) {
     if (!one_model_arg(args, "eval", 2, &f)) return report(f);
     const unsigned threads = get_threads(args);
     const uint64_t max_bytes = args.get_u64("max-bytes", 0, 1);
+    const uint64_t skip_bytes = args.get_u64("skip-bytes", 0);
     if (!args.ok()) return report(usage(args.error()));
 
     Loaded l;
@@ -382,7 +384,11 @@ int cmd_eval(int argc, char **argv) {
     if (!open_model(&l, ctx, std::min<uint32_t>(ctx, 128), threads, 0, &f)) return report(f);
 
     EvalResult r;
-    const std::string e = eval_text(l.model, text.data(), text.size(), ctx, max_bytes, true, &r);
+    if (skip_bytes >= text.size())
+        return report(usage("--skip-bytes " + std::to_string(skip_bytes) + " leaves nothing of the " +
+                            std::to_string(text.size()) + "-byte text"));
+    const std::string e =
+        eval_text(l.model, text.data() + skip_bytes, text.size() - skip_bytes, ctx, max_bytes, true, &r);
     if (!e.empty()) return report(failed(e));
     printf("model: %s\n", l.path.c_str());
     printf("text: %s\n", args.positional()[1].c_str());

@@ -2,22 +2,6 @@
 # bad_input.sh — every bad input gets a non-zero exit and one line "tool: <reason>" on stderr that
 # names the problem; never a crash (exit codes >= 128 are signals: segfault, abort, sanitizer).
 source "$(dirname "$0")/lib/common.sh"
-checks=0
-
-# expect_error WORD command... : non-zero exit below 128, exactly one stderr line containing WORD.
-expect_error() {
-    local word=$1; shift
-    set +e
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    set -e
-    [ $rc -ne 0 ] || fail "exit 0 from: $*"
-    [ $rc -lt 128 ] || fail "crash (exit $rc) from: $*: $(cat "$tmp/err")"
-    [ "$(wc -l <"$tmp/err")" = 1 ] || fail "not one line on stderr from: $*: $(cat "$tmp/err")"
-    grep -qi -- "$word" "$tmp/err" || fail "message lacks '$word' from: $*: $(cat "$tmp/err")"
-    grep -q "^bitlm_\(run\|pack\): " "$tmp/err" || fail "message lacks the tool name: $(cat "$tmp/err")"
-    checks=$((checks + 1))
-}
 
 "$PACK" --random --preset tiny -o "$tmp/m.blm" >/dev/null
 M=$tmp/m.blm

@@ -314,17 +314,28 @@ float init_std(const RandomModelSpec &spec, const TensorSize &t) {
     return 1.0f;
 }
 
-std::string generate_tensor(const RandomModelSpec &spec, const TensorSize &t, PackedTensor *out) {
-    out->size = t;
+// The random source: every tensor has its own PRNG stream, so tensors can be generated in any order.
+std::string random_weights(const RandomModelSpec &spec, const TensorSize &t, std::vector<float> *out) {
     const uint64_t n = (uint64_t)t.rows * t.cols;
     Gaussian g(splitmix64(spec.seed ^ splitmix64(((uint64_t)t.role << 16) | t.layer)));
-    std::vector<float> w(n);
+    std::vector<float> &w = *out;
+    w.resize(n);
     if (role_is_norm(t.role)) {
         for (uint64_t i = 0; i < n; i++) w[i] = 1.0f + spec.norm_jitter * g.next();
     } else {
         const float sigma = init_std(spec, t);
         for (uint64_t i = 0; i < n; i++) w[i] = sigma * g.next();
     }
+    return "";
+}
+
+// Quantize float weights into the tensor's stored form (the library quantizers) and pack its rows.
+std::string pack_tensor(const TensorSize &t, const std::vector<float> &w, PackedTensor *out) {
+    out->size = t;
+    const uint64_t n = (uint64_t)t.rows * t.cols;
+    if (w.size() != n)
+        return std::string("tensor ") + tensor_role_name(t.role) + " has " + std::to_string(w.size()) +
+               " weights, expected " + std::to_string(n);
     out->data.assign(t.data_bytes, 0);
     out->scales.assign(t.scale_count, 0);
     const uint64_t row_bytes = dtype_row_bytes(t.dtype, t.cols);
@@ -371,18 +382,16 @@ std::string generate_tensor(const RandomModelSpec &spec, const TensorSize &t, Pa
     return "";
 }
 
-std::string generate_all(const RandomModelSpec &spec, std::vector<PackedTensor> *tensors, SizeBreakdown *out,
+std::string generate_all(const ModelSource &spec, std::vector<PackedTensor> *tensors, SizeBreakdown *out,
                          uint64_t *total, ProgressFn progress, void *user) {
-    std::string err = check_random_spec(spec);
-    if (!err.empty()) return err;
     std::vector<TensorSize> plan;
-    err = plan_tensors(spec.config, spec.storage, &plan);
+    std::string err = plan_tensors(spec.config, spec.storage, &plan);
     if (!err.empty()) return err;
     tensors->clear();
     tensors->resize(plan.size());
-    // Every tensor has its own PRNG stream, so generating them in parallel gives the same bytes.
+    // Tensors are independent, so producing them in parallel gives the same bytes.
     struct Shared {
-        const RandomModelSpec *spec;
+        const ModelSource *spec;
         const std::vector<TensorSize> *plan;
         std::vector<PackedTensor> *tensors;
         std::vector<std::string> errors;
@@ -399,7 +408,10 @@ std::string generate_all(const RandomModelSpec &spec, std::vector<PackedTensor> 
     shared.user = user;
     const bitlm_task_fn task = [](void *arg, uint32_t i) {
         Shared &s = *static_cast<Shared *>(arg);
-        s.errors[i] = generate_tensor(*s.spec, (*s.plan)[i], &(*s.tensors)[i]);
+        std::vector<float> w;
+        const TensorSize &t = (*s.plan)[i];
+        s.errors[i] = s.spec->weights(t, &w);
+        if (s.errors[i].empty()) s.errors[i] = pack_tensor(t, w, &(*s.tensors)[i]);
         std::lock_guard<std::mutex> lock(s.mutex);
         s.done++;
         if (s.progress) s.progress(s.user, s.done, (uint32_t)s.plan->size());
@@ -456,20 +468,18 @@ bitlm_status write_to_vector(void *user, const void *bytes, size_t n) {
 
 }  // namespace
 
-std::string write_random_model(const RandomModelSpec &spec, const std::string &path, SizeBreakdown *out,
-                               ProgressFn progress, void *user) {
-    std::string err = check_random_spec(spec);
-    if (!err.empty()) return err;
-    host::AtomicFileWriter file;  // opened first: a bad path fails before minutes of generation
-    err = file.open(path);
+std::string write_model(const ModelSource &source, const std::string &path, SizeBreakdown *out, ProgressFn progress,
+                        void *user) {
+    host::AtomicFileWriter file;  // opened first: a bad path fails before minutes of work
+    std::string err = file.open(path);
     if (!err.empty()) return err;
     std::vector<PackedTensor> tensors;
     uint64_t total = 0;
-    err = generate_all(spec, &tensors, out, &total, progress, user);
+    err = generate_all(source, &tensors, out, &total, progress, user);
     if (!err.empty()) return err;
     const std::vector<TensorSpec> specs = specs_of(tensors);
     FileSink sink{&file, ""};
-    const bitlm_status st = write_artifact(spec.config, byte_tokenizer_spec(), specs.data(), (uint32_t)specs.size(),
+    const bitlm_status st = write_artifact(source.config, byte_tokenizer_spec(), specs.data(), (uint32_t)specs.size(),
                                            write_to_file, &sink);
     if (st != BITLM_OK) {
         file.abandon();
@@ -483,18 +493,42 @@ std::string write_random_model(const RandomModelSpec &spec, const std::string &p
     return file.commit();
 }
 
-std::string build_random_model(const RandomModelSpec &spec, std::vector<uint8_t> *out_bytes, SizeBreakdown *out) {
+std::string build_model(const ModelSource &source, std::vector<uint8_t> *out_bytes, SizeBreakdown *out) {
     std::vector<PackedTensor> tensors;
     uint64_t total = 0;
-    std::string err = generate_all(spec, &tensors, out, &total, nullptr, nullptr);
+    std::string err = generate_all(source, &tensors, out, &total, nullptr, nullptr);
     if (!err.empty()) return err;
     const std::vector<TensorSpec> specs = specs_of(tensors);
     out_bytes->clear();
     out_bytes->reserve(total);
-    const bitlm_status st = write_artifact(spec.config, byte_tokenizer_spec(), specs.data(), (uint32_t)specs.size(),
+    const bitlm_status st = write_artifact(source.config, byte_tokenizer_spec(), specs.data(), (uint32_t)specs.size(),
                                            write_to_vector, out_bytes);
     if (st != BITLM_OK) return status_text("cannot write the artifact", st);
     return "";
+}
+
+namespace {
+ModelSource random_source(const RandomModelSpec &spec) {
+    ModelSource src;
+    src.config = spec.config;
+    src.storage = spec.storage;
+    src.threads = spec.threads;
+    src.weights = [spec](const TensorSize &t, std::vector<float> *w) { return random_weights(spec, t, w); };
+    return src;
+}
+}  // namespace
+
+std::string write_random_model(const RandomModelSpec &spec, const std::string &path, SizeBreakdown *out,
+                               ProgressFn progress, void *user) {
+    const std::string err = check_random_spec(spec);
+    if (!err.empty()) return err;
+    return write_model(random_source(spec), path, out, progress, user);
+}
+
+std::string build_random_model(const RandomModelSpec &spec, std::vector<uint8_t> *out_bytes, SizeBreakdown *out) {
+    const std::string err = check_random_spec(spec);
+    if (!err.empty()) return err;
+    return build_model(random_source(spec), out_bytes, out);
 }
 
 }  // namespace tools

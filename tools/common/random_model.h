@@ -1,5 +1,5 @@
-// random_model.h — random-weight artifacts of any shape (tests, benchmarks), and the size
-// breakdown that bitlm_pack and `bitlm_run info` print. Host only.
+// random_model.h — artifacts from float weights (a trained checkpoint or random weights of any shape,
+// for tests and benchmarks), and the size breakdown that bitlm_pack and `bitlm_run info` print. Host only.
 //
 // Weights come from a deterministic PRNG: std::mt19937_64 (its output is fixed by the C++ standard)
 // and our own Box-Muller transform built on the library's det_logf/det_sqrtf/det_sincosf, so the
@@ -18,6 +18,7 @@
 #pragma once
 #include <stdint.h>
 #include <stdio.h>
+#include <functional>
 #include <string>
 #include <vector>
 #include "artifact/format.h"
@@ -89,6 +90,20 @@ std::string random_model_size(const RandomModelSpec &spec, SizeBreakdown *out);
 
 // Called after each tensor is generated (done of total).
 typedef void (*ProgressFn)(void *user, uint32_t done, uint32_t total);
+
+// Any model from float weights (a checkpoint, a random generator): the source hands over each
+// planned tensor's rows*cols floats (row-major); they are quantized with the library quantizers and
+// packed as the storage recipe says. Tensors may be requested in parallel (threads) and in any order.
+struct ModelSource {
+    bitlm_config config;
+    StorageRecipe storage;
+    unsigned threads = 1;
+    std::function<std::string(const TensorSize &t, std::vector<float> *weights)> weights;
+};
+// Write atomically to `path` (nothing is left there on error) / build in memory.
+std::string write_model(const ModelSource &source, const std::string &path, SizeBreakdown *out,
+                        ProgressFn progress = nullptr, void *user = nullptr);
+std::string build_model(const ModelSource &source, std::vector<uint8_t> *out_bytes, SizeBreakdown *out = nullptr);
 
 // Generate and write atomically to `path`. On error nothing is left at `path`.
 std::string write_random_model(const RandomModelSpec &spec, const std::string &path, SizeBreakdown *out,

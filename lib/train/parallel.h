@@ -1,0 +1,28 @@
+// parallel.h — split a range of rows (or any independent items) into tasks on the backend's runner.
+// Every item is computed by exactly one task, so results do not depend on the split.
+#pragma once
+#include <stdint.h>
+#include "train/backend.h"
+
+namespace bitlm {
+
+// Calls f(begin, end) over [0, n) in up to `max_tasks` contiguous chunks.
+template <class F>
+void for_ranges(const TrainBackend *backend, uint64_t n, const F &f, uint32_t max_tasks = 64) {
+    if (n == 0) return;
+    struct Ctx {
+        const F *f;
+        uint64_t n, chunk;
+    };
+    const uint64_t tasks = n < max_tasks ? n : max_tasks;
+    Ctx ctx = {&f, n, (n + tasks - 1) / tasks};
+    const uint32_t n_tasks = (uint32_t)((n + ctx.chunk - 1) / ctx.chunk);
+    auto run = [](void *arg, uint32_t task) {
+        const Ctx &c = *(const Ctx *)arg;
+        const uint64_t b = (uint64_t)task * c.chunk, e = b + c.chunk < c.n ? b + c.chunk : c.n;
+        (*c.f)(b, e);
+    };
+    backend_run(backend, run, &ctx, n_tasks);
+}
+
+}  // namespace bitlm
