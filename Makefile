@@ -7,7 +7,7 @@
 #                             (also cortex-m0plus, cortex-m7, cortex-m33, cortex-m55, aarch64, armv7)
 #   make NO_SIMD=1            build with the portable reference kernels only (into build/nosimd)
 #   make bench                benchmark table (random bench-180m artifact)
-#   make demo                 the main job: random-weight demo model -> info, generate, bench
+#   make demo                 the main job: train the demo model on tinyshakespeare, pack, eval, generate, MCU
 
 TARGET ?= host
 ifeq ($(NO_SIMD),1)
@@ -50,6 +50,10 @@ LIB_SRCS := $(wildcard lib/*.cpp lib/*/*.cpp) $(GENERIC_SRCS) $(KERNEL_SRCS)
 # -ffast-math and does not put float math on ARMv7 NEON (it flushes denormals) without unsafe-math,
 # so the bits do not change; tests/cross compares every target's logits checksum.
 ISA_FLAGS_forward := -ftree-loop-vectorize -fvect-cost-model=dynamic
+# The training ops' float loops (softmax, norms, element-wise passes) vectorize the same way.
+ISA_FLAGS_op_attention := -ftree-loop-vectorize -fvect-cost-model=dynamic
+ISA_FLAGS_op_norm := -ftree-loop-vectorize -fvect-cost-model=dynamic
+ISA_FLAGS_op_pointwise := -ftree-loop-vectorize -fvect-cost-model=dynamic
 
 ifeq ($(TARGET),host)
   CXX ?= g++

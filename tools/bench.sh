@@ -2,7 +2,7 @@
 # bench.sh — `make bench`: prefill and decode tokens/s of a random-weight bench-180m artifact
 # (BENCHMARKS.md) for every kernel path this build and CPU have (bitlm_run --kernels NAME) at 1 and
 # 2 threads, as one table; then the emulated targets (AArch64/ARMv7 NEON, Cortex-M) in instructions
-# per generated token. The generic (portable reference) rows are slow: minutes at bench-180m.
+# per generated token, then CPU training throughput (tools/bench_train.sh). The generic (portable reference) rows are slow: minutes at bench-180m.
 # Knobs: PRESET (bench-180m), PROMPT (128), DECODE (32), REPEAT (3), THREADS ("1 2"),
 #        KERNELS (default: every path, e.g. "generic avx2 avx512").
 set -euo pipefail
@@ -32,3 +32,5 @@ echo
 bash platform/arm_neon/bench_insns.sh
 echo
 bash tools/bench_mcu.sh
+echo
+bash tools/bench_train.sh

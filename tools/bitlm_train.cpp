@@ -594,6 +594,7 @@ int Trainer::run() {
     const double session_start = session_start_ = host::seconds();
     double last_progress = session_start, window_start = session_start;
     uint64_t window_steps = 0;
+    double timing_start = session_start;
     if (step_ == 0)
         log_.line("\"event\":\"start\",\"preset\":" + json_string(o_.preset) + ",\"params\":" +
                   std::to_string(weights_.size()) + ",\"tokens_per_step\":" + std::to_string(tokens_per_step));
@@ -644,11 +645,14 @@ int Trainer::run() {
         step_ = step;
         window_steps++;
 
-        // A run sized by time: after a few steps, fix the step count the limit allows.
-        if (total_steps_ == 0 && step_ == 5) {
-            const double per_step = (host::seconds() - session_start) / 5.0;
+        // A run sized by time: fix the step count the limit allows from steps 3..8 (the first steps
+        // also pay for first-touch page faults of the arena).
+        if (total_steps_ == 0 && step_ == 2) timing_start = host::seconds();
+        if (total_steps_ == 0 && step_ == 8) {
+            const double per_step = (host::seconds() - timing_start) / 6.0;
             const double reserve = std::min(30.0, 0.1 * o_.time_limit);  // final validation and packing
-            total_steps_ = std::max<uint64_t>(step_ + 1, (uint64_t)((o_.time_limit - reserve) / per_step));
+            const double left = o_.time_limit - reserve - (elapsed_before_ + host::seconds() - session_start);
+            total_steps_ = step_ + std::max<uint64_t>(1, (uint64_t)(left / per_step));
             fprintf(stderr, "bitlm_train: %.2f s/step, so %llu steps fit in --time-limit %.0f s\n", per_step,
                     (unsigned long long)total_steps_, o_.time_limit);
         }
@@ -661,9 +665,10 @@ int Trainer::run() {
         const bool log_now = o_.log_every ? step_ % o_.log_every == 0 : now - last_progress >= 2.0;
         if (log_now || step_ == 1 || step_ == total_steps_) {
             const double eta = total_steps_ ? (double)(total_steps_ - step_) * (now - window_start) / window_steps : 0;
-            fprintf(stderr, "step %llu/%llu | loss %.4f | lr %.2e | %.0f tok/s | elapsed %s | eta %s\n",
-                    (unsigned long long)step_, (unsigned long long)total_steps_, loss_value, o_.optim.lr * lr_mult,
-                    tok_s, duration(elapsed()).c_str(), duration(eta).c_str());
+            const std::string of = total_steps_ ? std::to_string(total_steps_) : "?";
+            fprintf(stderr, "step %llu/%s | loss %.4f | lr %.2e | %.0f tok/s | elapsed %s | eta %s\n",
+                    (unsigned long long)step_, of.c_str(), loss_value, o_.optim.lr * lr_mult, tok_s,
+                    duration(elapsed()).c_str(), total_steps_ ? duration(eta).c_str() : "?");
             last_progress = now;
             if (window_steps >= 20) window_start = now, window_steps = 0;
         }

@@ -5,6 +5,7 @@
 // Evaluation (grad disabled) runs the exact loops of op_kernels.h, which sum in the order inference
 // does, so the trainer's validation loss is the packed model's loss to the bit.
 // Backward tasks are (sequence, kv head): heads that share a kv head add into dK/dV in a fixed order.
+#include "core/bytes.h"
 #include "train/op_kernels.h"
 #include "train/ops.h"
 #include "train/parallel.h"
@@ -20,6 +21,23 @@ opk::AttnShape shape_for(const OpRecord &op, uint32_t head) {
     return opk::AttnShape{op.u[3], hd, op.u[0] * hd, op.u[1] * hd, head * hd, (head / group) * hd};
 }
 
+// e^x for x <= 0 (softmax after subtracting the max), relative error ~2e-7, branch-free so the loop
+// vectorizes: only the training path uses it (the softmax there is the most exp-heavy loop of a
+// step); evaluation keeps det_expf, the function inference uses.
+inline float softmax_expf(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // rne(x / ln 2)
+    const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;  // x - n ln 2, two parts
+    float p = 1.9875691500e-4f;  // e^r - 1 - r on [-ln2/2, ln2/2], degree 7 (Taylor-like minimax)
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = (p * r) * r + r + 1.0f;
+    return p * bits_float((uint32_t)((int32_t)n + 127) << 23);
+}
+
 // Scores of one (sequence, head) into p (seq_len x seq_len, from a GEMM), then the causal softmax
 // in place: row t keeps s <= t, the rest becomes 0 (so P V needs no mask).
 void softmax_rows(const opk::AttnShape &a, float *p) {
@@ -31,12 +49,11 @@ void softmax_rows(const opk::AttnShape &a, float *p) {
             pt[s] = pt[s] * scale;
             if (pt[s] > max) max = pt[s];
         }
+        for (uint32_t s = 0; s <= t; s++) pt[s] = softmax_expf(pt[s] - max);
         float sum = 0.0f;
-        for (uint32_t s = 0; s <= t; s++) {
-            pt[s] = det_expf(pt[s] - max);
-            sum += pt[s];
-        }
-        for (uint32_t s = 0; s <= t; s++) pt[s] = pt[s] / sum;
+        for (uint32_t s = 0; s <= t; s++) sum += pt[s];
+        const float inv = 1.0f / sum;
+        for (uint32_t s = 0; s <= t; s++) pt[s] = pt[s] * inv;
         for (uint32_t s = t + 1; s < a.seq_len; s++) pt[s] = 0.0f;
     }
 }

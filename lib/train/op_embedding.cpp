@@ -21,7 +21,7 @@ void embedding_backward(Tape &t, const OpRecord &op) {
             const float *src = y.grad + (uint64_t)r * dim;
             for (uint64_t c = c0; c < c1; c++) dst[c] += src[c];
         }
-    });
+    }, 64, kColumnChunk);
 }
 
 }  // namespace

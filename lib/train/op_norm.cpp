@@ -17,7 +17,7 @@ void rmsnorm_backward(Tape &t, const OpRecord &op) {
     if (g.grad)
         for_ranges(t.backend, x.cols, [&](uint64_t c0, uint64_t c1) {
             opk::rmsnorm_backward_g<FloatMath>(x.data, rinv, y.grad, x.cols, x.rows, (uint32_t)c0, (uint32_t)c1, g.grad);
-        });
+        }, 64, kColumnChunk);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ void add_backward(Tape &t, const OpRecord &op) {
         if (dx)
             for_ranges(t.backend, y.count(), [&](uint64_t i0, uint64_t i1) {
                 for (uint64_t j = i0; j < i1; j++) dx[j] += y.grad[j];
-            });
+            }, 64, kElementChunk);
     }
 }
 
@@ -25,7 +25,7 @@ void relu2_backward(Tape &t, const OpRecord &op) {
     if (!y.grad || !x.grad) return;
     for_ranges(t.backend, y.count(), [&](uint64_t i0, uint64_t i1) {
         opk::relu2_backward<FloatMath>(x.data, y.grad, i0, i1, x.grad);
-    });
+    }, 64, kElementChunk);
 }
 
 void swiglu_backward(Tape &t, const OpRecord &op) {
@@ -33,7 +33,7 @@ void swiglu_backward(Tape &t, const OpRecord &op) {
     if (!y.grad) return;
     for_ranges(t.backend, y.count(), [&](uint64_t i0, uint64_t i1) {
         opk::swiglu_backward<FloatMath>(g.data, u.data, y.grad, i0, i1, g.grad, u.grad);
-    });
+    }, 64, kElementChunk);
 }
 
 }  // namespace
@@ -54,7 +54,7 @@ Tensor *op_add(Tape &t, Tensor *a, Tensor *b) {
     if (!t.computing()) return y;
     for_ranges(t.backend, y->count(), [&](uint64_t i0, uint64_t i1) {
         for (uint64_t i = i0; i < i1; i++) y->data[i] = a->data[i] + b->data[i];
-    });
+    }, 64, kElementChunk);
     return y;
 }
 
@@ -69,7 +69,7 @@ Tensor *op_relu2(Tape &t, Tensor *x) {
     if (!t.computing()) return y;
     for_ranges(t.backend, y->count(), [&](uint64_t i0, uint64_t i1) {
         opk::relu2_forward<FloatMath>(x->data, i0, i1, y->data);
-    });
+    }, 64, kElementChunk);
     return y;
 }
 
@@ -89,7 +89,7 @@ Tensor *op_swiglu(Tape &t, Tensor *gate, Tensor *up) {
     if (!t.computing()) return y;
     for_ranges(t.backend, y->count(), [&](uint64_t i0, uint64_t i1) {
         opk::swiglu_forward<FloatMath>(gate->data, up->data, i0, i1, y->data);
-    });
+    }, 64, kElementChunk);
     return y;
 }
 

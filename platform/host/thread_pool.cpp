@@ -33,6 +33,9 @@ bool spin_until(Pred pred) {
 
 inline uint32_t gen_of(uint64_t state) { return (uint32_t)(state >> 32); }
 
+// Low word of state_ while a job's parameters are being written: no task can be claimed.
+constexpr uint32_t kClosed = 0xffffffffu;
+
 }  // namespace
 
 ThreadPool::ThreadPool(unsigned n_threads) {
@@ -48,7 +51,7 @@ ThreadPool::~ThreadPool() {
         stop_.store(true, std::memory_order_release);
         // A new generation with no tasks wakes spinners and sleepers alike.
         const uint32_t gen = gen_of(state_.load(std::memory_order_relaxed)) + 1;
-        state_.store((uint64_t)gen << 32 | 0xffffffffu, std::memory_order_release);
+        state_.store((uint64_t)gen << 32 | kClosed, std::memory_order_release);
     }
     wake_cv_.notify_all();
     for (std::thread &t : workers_) t.join();
@@ -58,11 +61,20 @@ void ThreadPool::run_tasks(uint32_t gen) {
     uint64_t s = state_.load(std::memory_order_acquire);
     for (;;) {
         if (gen_of(s) != gen) return;  // that job is over
-        // Read after loading state_: if the claim below succeeds, job `gen` was still running,
-        // so these are its values (they change only between jobs).
-        const bitlm_task_fn fn = fn_.load(std::memory_order_relaxed);
-        void *const arg = arg_.load(std::memory_order_relaxed);
-        const uint32_t n = n_tasks_.load(std::memory_order_relaxed);
+        if ((uint32_t)s == kClosed) {  // its parameters are being written (a few stores)
+            cpu_relax();
+            s = state_.load(std::memory_order_acquire);
+            continue;
+        }
+        // Read after loading state_. If any of these already belongs to the next job, the caller
+        // closed the state word (a new generation) before writing it, and these acquire loads make
+        // that visible: the claim below fails. So a successful claim used job `gen`'s values.
+        // (Without the closing store, a worker holding a stale, fully claimed (gen, n) could read the
+        // next job's larger task count and claim a task of a job not yet published: a task run
+        // twice and a miscounted job — seen as crashes and a hang under load.)
+        const bitlm_task_fn fn = fn_.load(std::memory_order_acquire);
+        void *const arg = arg_.load(std::memory_order_acquire);
+        const uint32_t n = n_tasks_.load(std::memory_order_acquire);
         const uint32_t task = (uint32_t)s;
         if (task >= n) return;
         if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
@@ -101,11 +113,12 @@ void ThreadPool::parallel_for(bitlm_task_fn fn, void *arg, uint32_t n_tasks) {
     uint32_t gen;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        fn_.store(fn, std::memory_order_relaxed);
-        arg_.store(arg, std::memory_order_relaxed);
-        n_tasks_.store(n_tasks, std::memory_order_relaxed);
-        done_.store(0, std::memory_order_relaxed);
         gen = gen_of(state_.load(std::memory_order_relaxed)) + 1;
+        state_.store((uint64_t)gen << 32 | kClosed, std::memory_order_relaxed);  // no claim of the old job
+        fn_.store(fn, std::memory_order_release);  // release: the closing store is visible with these
+        arg_.store(arg, std::memory_order_release);
+        n_tasks_.store(n_tasks, std::memory_order_release);
+        done_.store(0, std::memory_order_relaxed);
         state_.store((uint64_t)gen << 32, std::memory_order_release);  // publishes the job
         if (sleepers_ > 0) wake_cv_.notify_all();
     }

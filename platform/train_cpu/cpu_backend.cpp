@@ -24,6 +24,8 @@ namespace {
 
 // Below this many multiply-adds a job's wake-up and hand-off cost more than a second core saves.
 constexpr uint64_t kMinParallelMacs = 1u << 16;
+// Below this many floats of op(B), the calling thread packs it alone (no job hand-off).
+constexpr uint64_t kMinParallelPackFloats = 1u << 17;
 // Packed op(B) per column chunk, in floats (4 MB): k x nc stays in L3 while every row task reads it.
 constexpr size_t kBPackBudgetFloats = size_t(1) << 20;
 // The largest mr x nr of any micro-kernel: the scratch tile that edge tiles are computed into.
@@ -347,8 +349,11 @@ void gemm_blocked(const GemmMicroKernel &kernel, ThreadPool *pool, bool trans_a,
         job.col_panels = ceil_div(job.cols, nr);
         job.b_packed = t_b_pack.get((size_t)k * job.col_panels * nr);
 
-        job.pack_tasks = std::min(job.col_panels, threads);
-        run_tasks(parallel ? pool : nullptr, pack_b_task, &job, job.pack_tasks);
+        // Packing is memory-bound and small next to the product: a job of its own pays only when
+        // there is much of it.
+        const bool parallel_pack = parallel && (uint64_t)k * job.cols >= kMinParallelPackFloats;
+        job.pack_tasks = parallel_pack ? std::min(job.col_panels, threads) : 1;
+        run_tasks(parallel_pack ? pool : nullptr, pack_b_task, &job, job.pack_tasks);
 
         const uint32_t want_col_blocks = row_blocks >= threads ? 1 : ceil_div(threads, row_blocks);
         job.cols_per_task = ceil_div(job.col_panels, std::min(want_col_blocks, job.col_panels));

@@ -1,11 +1,20 @@
 // gemm_avx2.cpp — the training GEMM micro-kernel for AVX2+FMA: a 6 x 16 tile of C in twelve YMM
 // accumulators (compiled with -mavx2 -mfma, flags.mk); chosen at run time only where CPUID says so.
+//
+// Measured (AMD EPYC Zen 3 VM, 2 vCPUs shared with other work, gcc 12 -O2; test_train_gemm --bench):
+// a loop of independent FMAs peaks at ~98 GFLOP/s on one core (3.1 GHz x 32), ~190 on two. This kernel
+// under the driver: 88-97 GFLOP/s on one thread for (m, n, k) = (2048, 256, 256), (2048, 1024, 256),
+// (2048, 256, 1024), (2048, 384, 1536) and the Bt forward shape; 75-92 for the weight gradient
+// (256, 256, 2048) with At, where packing (every element of A and B packed for only 2 x 256 flops)
+// takes ~15% of the time; 165-185 on two threads. kc 128/192/384/512 and mc 48-96 measured no
+// better than 256/144; unrolling the p loop by 4 gained a few percent.
 #include "train_cpu/gemm_kernels.h"
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #include <stddef.h>
 
+#include "train_cpu/gemm_pack_x86.h"
 #include "x86/kernels_x86.h"
 
 namespace bitlm {
@@ -75,43 +84,9 @@ void tile_avx2(uint32_t kc, const float *a, const float *b, float beta, float *c
     store_row(c + 5 * (size_t)ldc, c50, c51, beta);
 }
 
-// Packs 6 rows of a row-major A into a micro-panel (dst[p*6 + r] = a[r*lda + p]): 8 values of p at a
-// time, a 6 x 8 transpose in registers, then per p the 4 values of rows 0-3 and the 2 of rows 4-5.
+// Packs a micro-panel of 6 rows of a row-major A: the shared AVX2 transpose.
 void pack_a_rows_avx2(const float *a, size_t lda, uint32_t depth, float *dst) {
-    const float *r0 = a, *r1 = a + lda, *r2 = a + 2 * lda, *r3 = a + 3 * lda, *r4 = a + 4 * lda, *r5 = a + 5 * lda;
-    uint32_t p = 0;
-    for (; p + 8 <= depth; p += 8, dst += 8 * kRows) {
-        const __m256 x0 = _mm256_loadu_ps(r0 + p), x1 = _mm256_loadu_ps(r1 + p), x2 = _mm256_loadu_ps(r2 + p);
-        const __m256 x3 = _mm256_loadu_ps(r3 + p), x4 = _mm256_loadu_ps(r4 + p), x5 = _mm256_loadu_ps(r5 + p);
-        // Pairs of rows interleaved; per 128-bit lane (p, p+1) or (p+2, p+3), the upper lane p+4...
-        const __m256 t01lo = _mm256_unpacklo_ps(x0, x1), t01hi = _mm256_unpackhi_ps(x0, x1);
-        const __m256 t23lo = _mm256_unpacklo_ps(x2, x3), t23hi = _mm256_unpackhi_ps(x2, x3);
-        const __m256 t45lo = _mm256_unpacklo_ps(x4, x5), t45hi = _mm256_unpackhi_ps(x4, x5);
-        // Rows 0-3 of one p per lane: q0 = (p | p+4), q1 = (p+1 | p+5), q2 = (p+2 | p+6), q3 = (p+3 | p+7).
-        const __m256 q0 = _mm256_shuffle_ps(t01lo, t23lo, 0x44), q1 = _mm256_shuffle_ps(t01lo, t23lo, 0xee);
-        const __m256 q2 = _mm256_shuffle_ps(t01hi, t23hi, 0x44), q3 = _mm256_shuffle_ps(t01hi, t23hi, 0xee);
-        // Rows 4-5: t45lo holds (p, p+1 | p+4, p+5), t45hi (p+2, p+3 | p+6, p+7), two floats each.
-        const __m128d s45[4] = {_mm_castps_pd(_mm256_castps256_ps128(t45lo)), _mm_castps_pd(_mm256_castps256_ps128(t45hi)),
-                                _mm_castps_pd(_mm256_extractf128_ps(t45lo, 1)), _mm_castps_pd(_mm256_extractf128_ps(t45hi, 1))};
-        const __m128 q[8] = {_mm256_castps256_ps128(q0),    _mm256_castps256_ps128(q1),    _mm256_castps256_ps128(q2),
-                             _mm256_castps256_ps128(q3),    _mm256_extractf128_ps(q0, 1), _mm256_extractf128_ps(q1, 1),
-                             _mm256_extractf128_ps(q2, 1), _mm256_extractf128_ps(q3, 1)};
-#pragma GCC unroll 8
-        for (uint32_t i = 0; i < 8; i++) {
-            float *out = dst + i * kRows;
-            _mm_storeu_ps(out, q[i]);
-            const __m128d pair = s45[(i >> 2) * 2 + ((i >> 1) & 1)];
-            if (i & 1) {
-                _mm_storeh_pd((double *)(out + 4), pair);
-            } else {
-                _mm_storel_pd((double *)(out + 4), pair);
-            }
-        }
-    }
-    for (; p < depth; p++, dst += kRows) {
-        dst[0] = r0[p], dst[1] = r1[p], dst[2] = r2[p];
-        dst[3] = r3[p], dst[4] = r4[p], dst[5] = r5[p];
-    }
+    pack_six_rows_avx2(a, lda, depth, dst, kRows);
 }
 
 // Called before anything else of this file runs: a plain call into baseline code (select_kernels.cpp,

@@ -12,6 +12,8 @@
 #endif
 #include <stddef.h>
 
+#include "train_cpu/gemm_pack_x86.h"
+
 namespace bitlm {
 namespace host {
 namespace {
@@ -58,6 +60,13 @@ void tile_avx512(uint32_t kc, const float *a, const float *b, float beta, float 
     }
 }
 
+// Packs a micro-panel of 12 rows of a row-major A: the shared AVX2 transpose, rows 0-5 then 6-11 (each
+// writes its 6 values of every p, so neither overwrites the other).
+void pack_a_rows_avx512(const float *a, size_t lda, uint32_t depth, float *dst) {
+    pack_six_rows_avx2(a, lda, depth, dst, kRows);
+    pack_six_rows_avx2(a + 6 * lda, lda, depth, dst + 6, kRows);
+}
+
 #ifndef BITLM_GEMM_AVX512_EMULATED
 // Called before anything else of this file runs: a plain call into baseline code (select_kernels.cpp,
 // which is linked whenever this file has its ISA flags), no AVX-512 instruction on the way. It asks for
@@ -69,9 +78,10 @@ bool avx512_supported() { return true; }  // emulated: runs anywhere
 #endif
 
 // kc: a B micro-panel is 192 x 32 floats = 24 KB, an A micro-panel 9 KB (L1 is 32-48 KB);
-// mc: 144 rows x 192 = 108 KB of packed A per task, in a 1-2 MB L2. Packing: the driver's loops
-// (an AVX-512 transpose like the AVX2 one is left for when a machine to measure it on is at hand).
-const GemmMicroKernel kAvx512 = {"avx512", kRows, kCols, 192, 144, avx512_supported, tile_avx512, nullptr};
+// mc: 144 rows x 192 = 108 KB of packed A per task, in a 1-2 MB L2. Not tuned: no AVX-512 machine was
+// at hand (the AVX2 kernel's blocking was measured on Zen 3).
+const GemmMicroKernel kAvx512 = {"avx512", kRows, kCols, 192, 144, avx512_supported, tile_avx512,
+                                 pack_a_rows_avx512};
 
 }  // namespace
 

@@ -209,8 +209,8 @@ void for_each_sweep_problem(Fn fn) {
 }
 
 // Bigger products: the threaded paths, the B chunking (large k), column splits (m below the threads).
-void for_each_big_problem(void (*fn)(const Problem &, const std::vector<Candidate> &),
-                          const std::vector<Candidate> &cands) {
+template <class Fn>
+void for_each_big_problem(Fn fn) {
     struct Shape {
         uint32_t m, n, k;
     };
@@ -220,9 +220,8 @@ void for_each_big_problem(void (*fn)(const Problem &, const std::vector<Candidat
     for (const Shape &s : shapes) {
         for (int trans = 0; trans < 4; trans++, seed++) {
             const float beta = kBetas[seed % 3];
-            fn(Problem(trans & 1, trans & 2, s.m, s.n, s.k, (uint32_t)(seed % 2) * 5, beta, false, seed), cands);
-            if (trans == 0 || s.k == 5000)
-                fn(Problem(trans & 1, trans & 2, s.m, s.n, s.k, 1, beta, true, seed + 500), cands);
+            fn(Problem(trans & 1, trans & 2, s.m, s.n, s.k, (uint32_t)(seed % 2) * 5, beta, false, seed));
+            if (trans == 0 || s.k == 5000) fn(Problem(trans & 1, trans & 2, s.m, s.n, s.k, 1, beta, true, seed + 500));
         }
     }
 }
@@ -338,7 +337,8 @@ void bench() {
     std::vector<unsigned> thread_counts = {1};
     const unsigned cores = std::thread::hardware_concurrency();
     if (cores > 1) thread_counts.push_back(cores);
-    std::printf("GFLOP/s (best of the runs in ~0.4 s; 2*m*n*k flops)\n%-18s", "shape (m x n x k)");
+    std::printf("GFLOP/s = 2*m*n*k / best time of at least 6 runs and ~0.6 s (wall clock; beta = 0)\n%-18s",
+                "shape (m x n x k)");
     std::vector<Candidate> cands = make_candidates(CpuTrainBackend::available_isas(), thread_counts);
     for (const Candidate &cand : cands) std::printf(" %13s", cand.label.c_str());
     std::printf("\n");
@@ -349,7 +349,7 @@ void bench() {
         for (const Candidate &cand : cands) {
             const TrainBackend *b = cand.cpu->backend();
             double best = 1e30, spent = 0;
-            for (int rep = 0; rep < 200 && (rep < 3 || spent < 0.4); rep++) {
+            for (int rep = 0; rep < 400 && (rep < 7 || spent < 0.6); rep++) {
                 const auto start = std::chrono::steady_clock::now();
                 b->gemm(b->ctx, p.trans_a, p.trans_b, p.m, p.n, p.k, p.a.data(), p.lda, p.b.data(), p.ldb, 0.0f,
                         c.data(), p.ldc);
@@ -381,8 +381,7 @@ int main(int argc, char **argv) {
         check_problem(p, cands);
         n_problems++;
     });
-    for_each_big_problem(
-        [](const Problem &p, const std::vector<Candidate> &c) { check_problem(p, c); }, cands);
+    for_each_big_problem([&](const Problem &p) { check_problem(p, cands); });
     std::printf("kernels tested:");
     for (const std::string &isa : isas) std::printf(" %s", isa.c_str());
     std::printf(" (threads 1, 2, 3; %u sweep products + big ones)\n", n_problems);
