@@ -54,7 +54,7 @@ struct TrainDefaults {
 
 const TrainDefaults kDefaults[] = {
     {"tiny", 8, 60, 0, "adamw", 4e-3f, 4e-3f, 0.1f, 6, 30, 4096},
-    {"demo", 16, 0, 270, "adamw", 3e-3f, 3e-3f, 0.1f, 30, 200, 16384},
+    {"demo", 16, 0, 280, "adamw", 3e-3f, 3e-3f, 0.1f, 30, 250, 16384},
     {"golf-16mb", 8, 2000, 0, "muon", 0.02f, 0.008f, 0.0f, 100, 250, 65536},
     {"s1", 8, 200, 0, "adamw", 2e-3f, 2e-3f, 0.1f, 20, 100, 16384},
     {"s2", 8, 200, 0, "adamw", 2e-3f, 2e-3f, 0.1f, 20, 100, 16384},
@@ -352,6 +352,7 @@ private:
     std::vector<uint8_t> arena_;
     uint64_t step_ = 0, total_steps_ = 0;
     uint64_t step_bytes_ = 0;  // arena a training step needs
+    bool steps_fixed_ = false;  // a --time-limit run has settled its step count
 
 public:
     uint64_t weight_count() const { return weights_.size(); }
@@ -463,6 +464,7 @@ std::string Trainer::resume(const Checkpoint &ckpt) {
     elapsed_before_ = elapsed;
     // A run sized by --time-limit keeps the step count it settled on; explicit --steps may extend it.
     total_steps_ = o_.steps ? o_.steps : total;
+    steps_fixed_ = total_steps_ != 0;
     fprintf(stderr, "bitlm_train: resuming from step %llu of %llu\n", (unsigned long long)step,
             (unsigned long long)total_steps_);
     return "";
@@ -595,6 +597,7 @@ int Trainer::run() {
     double last_progress = session_start, window_start = session_start;
     uint64_t window_steps = 0;
     double timing_start = session_start;
+    uint64_t timing_step = 0;
     if (step_ == 0)
         log_.line("\"event\":\"start\",\"preset\":" + json_string(o_.preset) + ",\"params\":" +
                   std::to_string(weights_.size()) + ",\"tokens_per_step\":" + std::to_string(tokens_per_step));
@@ -645,16 +648,22 @@ int Trainer::run() {
         step_ = step;
         window_steps++;
 
-        // A run sized by time: fix the step count the limit allows from steps 3..8 (the first steps
-        // also pay for first-touch page faults of the arena).
-        if (total_steps_ == 0 && step_ == 2) timing_start = host::seconds();
-        if (total_steps_ == 0 && step_ == 8) {
-            const double per_step = (host::seconds() - timing_start) / 6.0;
-            const double reserve = std::min(30.0, 0.1 * o_.time_limit);  // final validation and packing
-            const double left = o_.time_limit - reserve - (elapsed_before_ + host::seconds() - session_start);
-            total_steps_ = step_ + std::max<uint64_t>(1, (uint64_t)(left / per_step));
-            fprintf(stderr, "bitlm_train: %.2f s/step, so %llu steps fit in --time-limit %.0f s\n", per_step,
-                    (unsigned long long)total_steps_, o_.time_limit);
+        // A run sized by time: a first step count from steps 3..8 (the first steps also pay for
+        // first-touch page faults), then the final one from the steps up to a fifth of the budget,
+        // validation and samples included (the lr is still near its peak there, so the schedule's
+        // small change is harmless). The count is saved in the checkpoint, so a resume is exact.
+        if (o_.steps == 0 && o_.time_limit > 0 && !steps_fixed_) {
+            if (step_ == 2) timing_start = host::seconds(), timing_step = 2;
+            const double spent = elapsed_before_ + host::seconds() - session_start;
+            if (step_ == 8 || (step_ > 8 && spent >= 0.2 * o_.time_limit)) {
+                const double per_step = (host::seconds() - timing_start) / (double)(step_ - timing_step);
+                const double reserve = std::min(30.0, 0.1 * o_.time_limit);  // final validation and packing
+                const double left = o_.time_limit - reserve - spent;
+                total_steps_ = step_ + std::max<uint64_t>(1, (uint64_t)(left / per_step));
+                steps_fixed_ = step_ > 8;
+                fprintf(stderr, "bitlm_train: %.3f s/step, so %llu steps fit in --time-limit %.0f s\n", per_step,
+                        (unsigned long long)total_steps_, o_.time_limit);
+            }
         }
 
         const double now = host::seconds();
