@@ -1,13 +1,7 @@
 // test_checkpoint.cpp — the trainer's checkpoint file: bit-exact round trips, the byte layout, writer
 // refusals, and clean failures for every truncation, every flipped byte and crafted lying sizes.
 
-// 32-bit Linux targets (armv7 under qemu-user): readdir fails with EOVERFLOW on 64-bit inode numbers
-// unless the large-file interface is used.
-#define _FILE_OFFSET_BITS 64
-#include <dirent.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "temp_dir.h"  // first: it sets the large-file interface (see there)
 
 #include <cmath>
 #include <cstdint>
@@ -22,52 +16,18 @@
 #include "train/checkpoint.h"
 
 using namespace bitlm::tools;
+using test::TempDir;
+using test::read_bytes;
+using test::write_bytes;
+using test::read_text;
+using test::write_text;
 
 namespace {
 
 // ---- scratch directory and raw file helpers --------------------------------------------------
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/bitlm_test_checkpoint_XXXXXX";
-        const char *p = mkdtemp(tmpl);
-        path = p ? p : "";
-    }
-    ~TempDir() {
-        for (const std::string &name : entries()) unlink((path + "/" + name).c_str());
-        if (!path.empty()) rmdir(path.c_str());
-    }
-    std::string file(const char *name) const { return path + "/" + name; }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> out;
-        if (DIR *d = opendir(path.c_str())) {
-            while (dirent *e = readdir(d))
-                if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.push_back(e->d_name);
-            closedir(d);
-        }
-        return out;
-    }
-};
 
-std::vector<uint8_t> read_bytes(const std::string &path) {
-    std::vector<uint8_t> out;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) return out;
-    uint8_t buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
-    std::fclose(f);
-    return out;
-}
 
-void write_bytes(const std::string &path, const uint8_t *p, size_t n) {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    if (!f) return;
-    if (n) std::fwrite(p, 1, n, f);
-    std::fclose(f);
-}
-void write_bytes(const std::string &path, const std::vector<uint8_t> &b) { write_bytes(path, b.data(), b.size()); }
 
 uint32_t ref_crc32(const uint8_t *p, size_t n) {  // bit at a time, independent of lib/core
     uint32_t c = 0xffffffffu;
@@ -394,7 +354,7 @@ void test_crafted(const TempDir &dir) {
 }  // namespace
 
 int main() {
-    TempDir dir;
+    TempDir dir("checkpoint");
     CHECK(!dir.path.empty());
     if (dir.path.empty()) return check::finish("test_checkpoint");
     test_roundtrip(dir);

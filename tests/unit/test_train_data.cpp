@@ -1,13 +1,7 @@
 // test_train_data.cpp — the trainer's data: token shard detection (hand-built and malformed shards),
 // the text fallback, every load/fit error message, the train/val split and the batch sampler.
 
-// 32-bit Linux targets (armv7 under qemu-user): readdir fails with EOVERFLOW on 64-bit inode numbers
-// unless the large-file interface is used.
-#define _FILE_OFFSET_BITS 64
-#include <dirent.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "temp_dir.h"  // first: it sets the large-file interface (see there)
 
 #include <algorithm>
 #include <cmath>
@@ -21,43 +15,17 @@
 #include "train/data.h"
 
 using namespace bitlm::tools;
+using test::TempDir;
+using test::read_bytes;
+using test::write_bytes;
+using test::read_text;
+using test::write_text;
 
 namespace {
 
 // ---- a scratch directory, removed with everything in it --------------------------------------
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/bitlm_test_train_data_XXXXXX";
-        const char *p = mkdtemp(tmpl);
-        path = p ? p : "";
-    }
-    ~TempDir() { remove_tree(path); }
-    std::string file(const char *name) const { return path + "/" + name; }
-    static void remove_tree(const std::string &dir) {
-        if (dir.empty()) return;
-        if (DIR *d = opendir(dir.c_str())) {
-            while (dirent *e = readdir(d)) {
-                const std::string name = e->d_name;
-                if (name == "." || name == "..") continue;
-                const std::string full = dir + "/" + name;
-                struct stat st;
-                if (lstat(full.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(full);
-                else unlink(full.c_str());
-            }
-            closedir(d);
-        }
-        rmdir(dir.c_str());
-    }
-};
 
-void write_bytes(const std::string &path, const std::vector<uint8_t> &bytes) {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    if (!f) return;
-    if (!bytes.empty()) std::fwrite(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-}
 
 void put_i32(std::vector<uint8_t> &b, size_t at, int32_t v) {
     for (int i = 0; i < 4; i++) b[at + i] = (uint8_t)((uint32_t)v >> (8 * i));
@@ -326,7 +294,7 @@ void test_batches() {
 }  // namespace
 
 int main() {
-    TempDir dir;
+    TempDir dir("train_data");
     CHECK(!dir.path.empty());
     if (dir.path.empty()) return check::finish("test_train_data");
     test_shards(dir);

@@ -1,13 +1,7 @@
 // test_train_log.cpp — the trainer's JSON-lines log: reading loss / val_bpb points (odd lines, a torn
 // last line, step limits), truncating it for a resume, and the SVG plot of the two curves.
 
-// 32-bit Linux targets (armv7 under qemu-user): readdir fails with EOVERFLOW on 64-bit inode numbers
-// unless the large-file interface is used.
-#define _FILE_OFFSET_BITS 64
-#include <dirent.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "temp_dir.h"  // first: it sets the large-file interface (see there)
 
 #include <cmath>
 #include <cstdint>
@@ -20,49 +14,16 @@
 #include "train/train_log.h"
 
 using namespace bitlm::tools;
+using test::TempDir;
+using test::read_bytes;
+using test::write_bytes;
+using test::read_text;
+using test::write_text;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/bitlm_test_train_log_XXXXXX";
-        const char *p = mkdtemp(tmpl);
-        path = p ? p : "";
-    }
-    ~TempDir() {
-        for (const std::string &name : entries()) unlink((path + "/" + name).c_str());
-        if (!path.empty()) rmdir(path.c_str());
-    }
-    std::string file(const char *name) const { return path + "/" + name; }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> out;
-        if (DIR *d = opendir(path.c_str())) {
-            while (dirent *e = readdir(d))
-                if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.push_back(e->d_name);
-            closedir(d);
-        }
-        return out;
-    }
-};
 
-void write_text(const std::string &path, const std::string &text) {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    if (!f) return;
-    std::fwrite(text.data(), 1, text.size(), f);
-    std::fclose(f);
-}
 
-std::string read_text(const std::string &path) {
-    std::string out;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
-    return out;
-}
 
 bool contains(const std::string &text, const std::string &part) { return text.find(part) != std::string::npos; }
 
@@ -260,7 +221,7 @@ void test_svg(const TempDir &dir) {
 }  // namespace
 
 int main() {
-    TempDir dir;
+    TempDir dir("train_log");
     CHECK(!dir.path.empty());
     if (dir.path.empty()) return check::finish("test_train_log");
     test_read(dir);
