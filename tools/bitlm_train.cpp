@@ -500,44 +500,24 @@ void Trainer::write_plot() {
         write_loss_svg(o_.out + "/loss.svg", loss, val, "bitlm_train " + o_.preset + (o_.spec.fp32 ? " (fp32)" : ""));
 }
 
-// Validation with the trainer's own forward: the windows and scoring of tools/common/eval.h, full
-// windows batched o_.batch at a time.
+// Validation with the trainer's own forward through the evaluation procedure of tools/common/eval.h
+// (full windows batched o_.batch at a time). Shards have no bytes per token here: bits per token.
 std::string Trainer::eval_bpb(uint64_t max_tokens, EvalResult *out) {
-    const uint32_t L = model_.seq_len, V = o_.spec.config.vocab_size;
+    const uint32_t V = o_.spec.config.vocab_size;
     const size_t n = std::min<uint64_t>(val_tokens_.size(), max_tokens ? max_tokens : UINT64_MAX);
-    const std::vector<EvalWindow> windows = eval_windows(n, L);
-    *out = EvalResult{};
-    out->tokens = n;
-    const double start = host::seconds();
-    for (size_t w0 = 0; w0 < windows.size();) {
-        // A batch of full windows, or one short (last) window on its own.
-        size_t w1 = w0 + 1;
-        const uint32_t len = windows[w0].length;
-        while (w1 < windows.size() && w1 - w0 < o_.batch && windows[w1].length == len) w1++;
-        std::vector<int32_t> tokens;
-        for (size_t w = w0; w < w1; w++)
-            tokens.insert(tokens.end(), val_tokens_.begin() + windows[w].start,
-                          val_tokens_.begin() + windows[w].start + len);
+    const RunBatch run = [&](const int32_t *tokens, uint32_t n_windows, uint32_t len,
+                             const BatchLogits &each) -> std::string {
         TrainModel m = model_;
         m.seq_len = len;
         Tape t(arena_.data(), arena_.size(), backend_);
         t.grad_enabled = false;
-        Tensor *logits = model_logits(t, m, tokens.data(), (uint32_t)(w1 - w0));
+        Tensor *logits = model_logits(t, m, tokens, n_windows);
         if (!logits) return std::string("validation forward failed: ") + bitlm_status_message(t.status());
-        for (size_t w = w0; w < w1; w++) {
-            const int32_t *wt = tokens.data() + (w - w0) * len;
-            double bits = 0;
-            for (uint32_t i = 0; i + 1 < len; i++)
-                bits += token_bits(logits->data + ((w - w0) * len + i) * V, V, wt[i + 1]);
-            out->bits += bits;
-            out->windows++;
-            out->predicted_tokens += len - 1;
-            out->predicted_bytes += len - 1;  // one byte per token (shards: bits per token)
-        }
-        w0 = w1;
-    }
-    out->seconds = host::seconds() - start;
-    return "";
+        for (uint32_t w = 0; w < n_windows; w++)
+            for (uint32_t i = 0; i < len; i++) each(w, i, logits->data + ((uint64_t)w * len + i) * V);
+        return "";
+    };
+    return eval_tokens_batched(val_tokens_.data(), n, model_.seq_len, V, o_.batch, run, nullptr, nullptr, out);
 }
 
 std::string Trainer::pack_in_memory(std::vector<uint8_t> *bytes) {

@@ -26,9 +26,9 @@ std::vector<EvalWindow> eval_windows(size_t n_tokens, uint32_t context) {
     return windows;
 }
 
-std::string eval_tokens(const int32_t *tokens, size_t n_tokens, uint32_t context, uint32_t vocab,
-                        const RunWindow &run_window, const TokenBytes &token_bytes, const EvalProgress &progress,
-                        EvalResult *out) {
+std::string eval_tokens_batched(const int32_t *tokens, size_t n_tokens, uint32_t context, uint32_t vocab,
+                                uint32_t max_batch, const RunBatch &run_batch, const TokenBytes &token_bytes,
+                                const EvalProgress &progress, EvalResult *out) {
     *out = EvalResult();
     out->tokens = n_tokens;
     if (context < 2) return "the context must hold at least 2 tokens to evaluate, got " + std::to_string(context);
@@ -37,35 +37,61 @@ std::string eval_tokens(const int32_t *tokens, size_t n_tokens, uint32_t context
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= vocab)
             return "token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +
                    " is out of range for the vocabulary of " + std::to_string(vocab);
+    if (max_batch == 0) max_batch = 1;
     const std::vector<EvalWindow> windows = eval_windows(n_tokens, context);
     const uint64_t total = n_tokens - 1;
     const double start_time = host::seconds();
-    for (const EvalWindow &w : windows) {
-        const int32_t *wt = tokens + w.start;
-        uint32_t expected = 0;  // next position whose logits we need
-        double bits = 0.0;
+    std::vector<int32_t> batch_tokens;
+    for (size_t w0 = 0; w0 < windows.size();) {
+        // Consecutive windows of one length (all full ones; the short last one alone), copied side by side.
+        const uint32_t len = windows[w0].length;
+        size_t w1 = w0 + 1;
+        while (w1 < windows.size() && w1 - w0 < max_batch && windows[w1].length == len) w1++;
+        const uint32_t n_win = (uint32_t)(w1 - w0);
+        batch_tokens.assign(tokens + windows[w0].start, tokens + windows[w0].start + len);
+        for (size_t w = w0 + 1; w < w1; w++)
+            batch_tokens.insert(batch_tokens.end(), tokens + windows[w].start, tokens + windows[w].start + len);
+        std::vector<uint32_t> expected(n_win, 0);  // next position whose logits each window needs
+        std::vector<double> bits(n_win, 0.0);
         bool in_order = true;
-        const EachLogits each = [&](uint32_t i, const float *logits) {
-            if (i != expected) in_order = false;
-            if (i + 1 < w.length && i == expected) {
-                bits += token_bits(logits, vocab, wt[i + 1]);
-                expected++;
+        const BatchLogits each = [&](uint32_t w, uint32_t i, const float *logits) {
+            if (w >= n_win || i != expected[w]) {
+                in_order = false;
+                return;
+            }
+            if (i + 1 < len) {
+                bits[w] += token_bits(logits, vocab, batch_tokens[(size_t)w * len + i + 1]);
+                expected[w]++;
             }
         };
-        const std::string err = run_window(wt, w.length, each);
+        const std::string err = run_batch(batch_tokens.data(), n_win, len, each);
         if (!err.empty()) return err;
-        if (!in_order || expected != w.length - 1)
-            return "internal error: the model reported logits for " + std::to_string(expected) + " of " +
-                   std::to_string(w.length - 1) + " positions of a window";
-        out->bits += bits;
-        out->windows++;
-        for (uint32_t i = 1; i < w.length; i++) out->predicted_bytes += token_bytes ? token_bytes(wt[i]) : 1;
-        out->predicted_tokens += w.length - 1;
+        for (uint32_t w = 0; w < n_win; w++) {
+            if (!in_order || expected[w] != len - 1)
+                return "internal error: the model reported logits for " + std::to_string(expected[w]) + " of " +
+                       std::to_string(len - 1) + " positions of a window";
+            // Window by window, in order: the same sum whatever the batch size.
+            const int32_t *wt = batch_tokens.data() + (size_t)w * len;
+            out->bits += bits[w];
+            out->windows++;
+            for (uint32_t i = 1; i < len; i++) out->predicted_bytes += token_bytes ? token_bytes(wt[i]) : 1;
+            out->predicted_tokens += len - 1;
+        }
         if (progress) progress(out->predicted_tokens, total);
+        w0 = w1;
     }
     out->seconds = host::seconds() - start_time;
     if (out->predicted_bytes == 0) return "the predicted tokens decode to no bytes; bits per byte is undefined";
     return "";
+}
+
+std::string eval_tokens(const int32_t *tokens, size_t n_tokens, uint32_t context, uint32_t vocab,
+                        const RunWindow &run_window, const TokenBytes &token_bytes, const EvalProgress &progress,
+                        EvalResult *out) {
+    const RunBatch one = [&](const int32_t *wt, uint32_t, uint32_t len, const BatchLogits &each) {
+        return run_window(wt, len, [&](uint32_t i, const float *logits) { each(0, i, logits); });
+    };
+    return eval_tokens_batched(tokens, n_tokens, context, vocab, 1, one, token_bytes, progress, out);
 }
 
 namespace {

@@ -57,6 +57,18 @@ std::string eval_tokens(const int32_t *tokens, size_t n_tokens, uint32_t context
                         const RunWindow &run_window, const TokenBytes &token_bytes, const EvalProgress &progress,
                         EvalResult *out);
 
+// The same procedure for a model that runs several windows at once (the trainer's batched forward):
+// `run_batch` gets n_windows windows of `length` tokens side by side (consecutive windows of equal
+// length, at most max_batch) and calls each(window, i, logits) for every position of every window, in
+// position order within a window. Bits are summed window by window in order, so the result does not
+// depend on max_batch.
+typedef std::function<void(uint32_t window, uint32_t index, const float *logits)> BatchLogits;
+typedef std::function<std::string(const int32_t *tokens, uint32_t n_windows, uint32_t length, const BatchLogits &each)>
+    RunBatch;
+std::string eval_tokens_batched(const int32_t *tokens, size_t n_tokens, uint32_t context, uint32_t vocab,
+                                uint32_t max_batch, const RunBatch &run_batch, const TokenBytes &token_bytes,
+                                const EvalProgress &progress, EvalResult *out);
+
 // The procedure on an open model. context 0 = bitlm_context_len(model); max_bytes 0 = whole text.
 // progress: print "eval: N/M tokens ..." lines to stderr about every few seconds.
 std::string eval_text(bitlm_model *model, const uint8_t *text, size_t text_bytes, uint32_t context,
