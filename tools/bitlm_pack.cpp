@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <exception>
-#include <map>
 #include <string>
 #include <thread>
 #include "common/args.h"
@@ -136,15 +135,15 @@ int pack_checkpoint(Args &args) {
     if (!err.empty()) return failure(err);
     if (over_budget(size, max_bytes)) return 1;
 
-    // Every checkpoint parameter by its artifact tensor (role, layer).
-    std::map<std::pair<int, int>, const std::vector<float> *> weights;
+    // Every parameter must be there, at its size, before anything is packed.
+    std::vector<const std::vector<float> *> weights;
     for (uint32_t i = 0; i < train_param_count(spec); i++) {
         const ParamInfo info = train_param_info(spec, i);
         const std::string name = "w." + param_name(info);
         const std::vector<float> *w = ckpt.find_array(name);
         if (!w || w->size() != (uint64_t)info.rows * info.cols)
             return failure("'" + path + "': parameter " + name + (w ? " has the wrong size" : " is missing"));
-        weights[{(int)info.role, (int)info.layer}] = w;
+        weights.push_back(w);
     }
     const std::string *step = ckpt.find_meta("train.step");
     printf("checkpoint: %s (step %s)\n", path.c_str(), step ? step->c_str() : "?");
@@ -153,16 +152,7 @@ int pack_checkpoint(Args &args) {
     if (spec.fp32) printf("note: trained in fp32 (no quantization); packing quantizes it after the fact\n");
     fflush(stdout);
 
-    ModelSource source;
-    source.config = spec.config;
-    source.storage = spec.storage;
-    source.threads = threads;
-    source.weights = [&](const TensorSize &t, std::vector<float> *out) -> std::string {
-        auto it = weights.find({(int)t.role, (int)t.layer});
-        if (it == weights.end()) return std::string("the checkpoint has no ") + tensor_role_name(t.role);
-        *out = *it->second;
-        return "";
-    };
+    const ModelSource source = params_source(spec, threads, [&](uint32_t i) { return weights[i]->data(); });
     err = write_model(source, out_path, &size);
     if (!err.empty()) return failure(err);
     print_written(size, max_bytes, out_path);

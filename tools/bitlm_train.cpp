@@ -344,7 +344,6 @@ private:
 
     uint32_t n_params_ = 0;
     std::vector<Param> params_;
-    std::vector<ParamInfo> infos_;
     std::vector<std::string> names_;
     std::vector<float> weights_, grads_, state_, scratch_;
     std::vector<float> rope_cs_;
@@ -356,6 +355,7 @@ private:
 
 public:
     uint64_t weight_count() const { return weights_.size(); }
+    uint64_t step() const { return step_; }
     uint64_t step_bytes() const { return step_bytes_; }
 
 private:
@@ -375,10 +375,11 @@ std::string Trainer::setup(const TokenData &train, const TokenData &val, const D
     const TrainModelSpec &spec = o_.spec;
     n_params_ = train_param_count(spec);
     uint64_t total = 0, state_total = 0;
+    std::vector<ParamInfo> infos;
     for (uint32_t i = 0; i < n_params_; i++) {
-        infos_.push_back(train_param_info(spec, i));
-        names_.push_back(param_name(infos_.back()));
-        total += (uint64_t)infos_.back().rows * infos_.back().cols;
+        infos.push_back(train_param_info(spec, i));
+        names_.push_back(param_name(infos.back()));
+        total += (uint64_t)infos.back().rows * infos.back().cols;
     }
     weights_.assign(total, 0.0f);
     grads_.assign(total, 0.0f);
@@ -387,9 +388,9 @@ std::string Trainer::setup(const TokenData &train, const TokenData &val, const D
     for (uint32_t i = 0; i < n_params_; i++) {
         Param &p = params_[i];
         p.name = names_[i].c_str();
-        p.kind = infos_[i].kind;
-        p.rows = infos_[i].rows;
-        p.cols = infos_[i].cols;
+        p.kind = infos[i].kind;
+        p.rows = infos[i].rows;
+        p.cols = infos[i].cols;
         p.w = weights_.data() + off;
         p.g = grads_.data() + off;
         off += p.count();
@@ -521,18 +522,7 @@ std::string Trainer::eval_bpb(uint64_t max_tokens, EvalResult *out) {
 }
 
 std::string Trainer::pack_in_memory(std::vector<uint8_t> *bytes) {
-    ModelSource source;
-    source.config = o_.spec.config;
-    source.storage = o_.spec.storage;
-    source.weights = [&](const TensorSize &t, std::vector<float> *w) -> std::string {
-        for (uint32_t i = 0; i < n_params_; i++)
-            if (infos_[i].role == t.role && infos_[i].layer == t.layer) {
-                w->assign(params_[i].w, params_[i].w + params_[i].count());
-                return "";
-            }
-        return std::string("no parameter for ") + tensor_role_name(t.role);
-    };
-    return build_model(source, bytes);
+    return build_model(params_source(o_.spec, 1, [&](uint32_t i) { return (const float *)params_[i].w; }), bytes);
 }
 
 // A text sample from the current weights, packed in memory and run by the inference library.
@@ -785,10 +775,7 @@ int run(int argc, char **argv) {
         if (!err.empty()) return failure(err);
         err = trainer.resume(ckpt);
         if (!err.empty()) return failure(err);
-        const std::string *step = ckpt.find_meta("train.step");
-        uint64_t s = 0;
-        parse_u64(*step, &s);
-        err = truncate_log(o.out + "/log.jsonl", s);  // the log continues exactly at the checkpoint
+        err = truncate_log(o.out + "/log.jsonl", trainer.step());  // the log continues exactly at the checkpoint
         if (!err.empty()) return failure(err);
     } else if (file_exists(o.out + "/log.jsonl")) {
         err = truncate_log(o.out + "/log.jsonl", 0);

@@ -16,11 +16,10 @@ namespace {
 // u: [0] n_heads, [1] n_kv_heads, [2] head_dim, [3] seq_len. saved[0]: probabilities, one
 // seq_len x seq_len block per (sequence, head), zero above the diagonal; saved[1]: dP scratch, one
 // seq_len x seq_len block per backward task.
-opk::AttnShape shape_for(const OpRecord &op, uint32_t head) {
-    const uint32_t hd = op.u[2], group = op.u[0] / op.u[1];
-    return opk::AttnShape{op.u[3], hd, op.u[0] * hd, op.u[1] * hd, head * hd, (head / group) * hd};
+opk::AttnShape shape_for(uint32_t n_heads, uint32_t n_kv, uint32_t hd, uint32_t seq_len, uint32_t head) {
+    return opk::AttnShape{seq_len, hd, n_heads * hd, n_kv * hd, head * hd, (head / (n_heads / n_kv)) * hd};
 }
-
+opk::AttnShape shape_for(const OpRecord &op, uint32_t head) { return shape_for(op.u[0], op.u[1], op.u[2], op.u[3], head); }
 // e^x for x <= 0 (softmax after subtracting the max), relative error ~2e-7, branch-free so the loop
 // vectorizes: only the training path uses it (the softmax there is the most exp-heavy loop of a
 // step); evaluation keeps det_expf, the function inference uses.
@@ -112,19 +111,14 @@ Tensor *op_attention(Tape &t, Tensor *q, Tensor *k, Tensor *v, uint32_t n_heads,
     float *p = t.alloc_floats(n_seq * n_heads * seq_len * seq_len);
     float *dp = grad && t.grad_enabled ? t.alloc_floats(n_seq * n_kv_heads * seq_len * seq_len) : nullptr;
     if (!o || !p || (grad && t.grad_enabled && !dp)) return nullptr;
-    OpRecord *op = t.record(attention_backward);
-    if (op) {
+    if (OpRecord *op = t.record(attention_backward)) {
         op->in[0] = q;
         op->in[1] = k;
         op->in[2] = v;
         op->out = o;
         op->saved[0] = p;
         op->saved[1] = dp;
-    }
-    OpRecord shape = {};
-    shape.u[0] = n_heads, shape.u[1] = n_kv_heads, shape.u[2] = head_dim, shape.u[3] = seq_len;
-    if (op) {
-        for (int i = 0; i < 4; i++) op->u[i] = shape.u[i];
+        op->u[0] = n_heads, op->u[1] = n_kv_heads, op->u[2] = head_dim, op->u[3] = seq_len;
     }
     if (!t.computing()) return o;
     const TrainBackend *b = t.backend;
@@ -132,7 +126,7 @@ Tensor *op_attention(Tape &t, Tensor *q, Tensor *k, Tensor *v, uint32_t n_heads,
     for_ranges(b, n_seq * n_heads, [&](uint64_t i0, uint64_t i1) {
         for (uint64_t i = i0; i < i1; i++) {
             const uint64_t seq = i / n_heads, h = i % n_heads, row = seq * seq_len;
-            const opk::AttnShape a = shape_for(shape, (uint32_t)h);
+            const opk::AttnShape a = shape_for(n_heads, n_kv_heads, head_dim, seq_len, (uint32_t)h);
             const float *qh = q->data + row * a.q_stride, *kh = k->data + row * a.kv_stride;
             const float *vh = v->data + row * a.kv_stride;
             float *ph = p + i * seq_len * seq_len, *oh = o->data + row * a.q_stride;

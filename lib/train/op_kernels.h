@@ -124,6 +124,8 @@ void attention_forward(const AttnShape &a, const T *q, const T *k, const T *v, T
         }
     }
 }
+// The backward in plain loops: the reference the gradient test checks in double; op_attention.cpp
+// trains with the same math as GEMMs (dV = P^T dO, dP = dO V^T, dS, dQ = dS K, dK = dS^T Q).
 // Accumulates dq (this head's columns), dk and dv (this kv head's columns); any of the three may be
 // null (not wanted). Heads that share a kv head must run in one task, one after another (they add
 // into the same dk/dv).

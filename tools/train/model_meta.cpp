@@ -101,5 +101,24 @@ std::string param_name(const ParamInfo &info) {
     return "layers." + std::to_string(info.layer) + "." + role;
 }
 
+ModelSource params_source(const TrainModelSpec &spec, unsigned threads,
+                          const std::function<const float *(uint32_t index)> &weights) {
+    ModelSource source;
+    source.config = spec.config;
+    source.storage = spec.storage;
+    source.threads = threads;
+    source.weights = [spec, weights](const TensorSize &t, std::vector<float> *out) -> std::string {
+        for (uint32_t i = 0; i < train_param_count(spec); i++) {
+            const ParamInfo info = train_param_info(spec, i);
+            if (info.role != t.role || info.layer != t.layer) continue;
+            const float *w = weights(i);
+            out->assign(w, w + (uint64_t)info.rows * info.cols);
+            return "";
+        }
+        return std::string("the model has no parameter for ") + tensor_role_name(t.role);
+    };
+    return source;
+}
+
 }  // namespace tools
 }  // namespace bitlm
