@@ -567,7 +567,7 @@ int Trainer::run() {
     double last_progress = session_start, window_start = session_start;
     uint64_t window_steps = 0;
     double timing_start = session_start;
-    uint64_t timing_step = 0;
+    uint64_t timing_step = step_;  // steps counted from this session's start (a resume may begin past step 2)
     if (step_ == 0)
         log_.line("\"event\":\"start\",\"preset\":" + json_string(o_.preset) + ",\"params\":" +
                   std::to_string(weights_.size()) + ",\"tokens_per_step\":" + std::to_string(tokens_per_step));
