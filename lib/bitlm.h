@@ -36,6 +36,7 @@ typedef enum bitlm_status {
     BITLM_ERR_BAD_ARGUMENT,        /* an argument value out of range (temperature < 0, ...) */
     BITLM_ERR_BUFFER_TOO_SMALL,    /* output buffer too small (writer) */
     BITLM_ERR_ABORTED,             /* a callback asked to stop */
+    BITLM_ERR_DEVICE,              /* a training device (GPU) call failed */
     BITLM_STATUS_COUNT
 } bitlm_status;
 

@@ -26,6 +26,7 @@ extern "C" const char *bitlm_status_message(bitlm_status status) {
         case BITLM_ERR_BAD_ARGUMENT: return "argument value out of range";
         case BITLM_ERR_BUFFER_TOO_SMALL: return "output buffer too small";
         case BITLM_ERR_ABORTED: return "stopped by a callback";
+        case BITLM_ERR_DEVICE: return "a training device (GPU) call failed";
         case BITLM_STATUS_COUNT: break;
     }
     return "unknown status code";

@@ -13,15 +13,11 @@ namespace {
 
 // Elements per task. Fixed (never derived from the thread count), so every reduction below adds the
 // same partial sums in the same order whichever thread ran which chunk, and so do the element updates.
-constexpr uint64_t kChunk = 16384;
+constexpr uint64_t kChunk = kOptimChunk;
 // Scratch buffers start on 16-float (64-byte) boundaries relative to the scratch pointer: cheap, and
 // a SIMD GEMM that likes aligned rows gets them whenever the caller's block is aligned.
 constexpr uint64_t kAlignFloats = 16;
 
-// Keller Jordan's quintic Newton–Schulz coefficients: they push every singular value of a matrix with
-// spectral norm <= 1 into roughly [0.7, 1.2] in five steps; exact orthogonality is not needed.
-constexpr float kNsA = 3.4445f, kNsB = -4.7750f, kNsC = 2.0315f;
-constexpr double kMuonNormEps = 1e-7;
 
 inline uint64_t chunks_of(uint64_t count) { return (count + kChunk - 1) / kChunk; }
 
@@ -202,18 +198,8 @@ double grad_sumsq_parallel(const Param *params, uint32_t n, const TrainBackend *
 // ---------------------------------------------------------------------------------------------------
 // Elementwise updates
 
-struct Hyper {
-    bool clip;
-    float g_scale;  // clip / norm when clipping
-    // AdamW (also Muon's non-matrix params)
-    float adam_lr, b1, b2, one_minus_b1, one_minus_b2, inv_bc1, inv_bc2, eps;
-    // SGD / Muon momentum
-    float lr, mu;
-    bool nesterov;
-    float wd;  // weight_decay * wd_mult
-};
 
-inline float read_grad(const Hyper &h, float *g, uint64_t i) {
+inline float read_grad(const OptimHyper &h, float *g, uint64_t i) {
     float v = g[i];
     if (h.clip) {
         v = v * h.g_scale;
@@ -225,7 +211,7 @@ inline float read_grad(const Hyper &h, float *g, uint64_t i) {
 // AdamW on [begin, end) of p. State: m then v, count floats each. Everything the loop reads is copied
 // into locals first: the loop stores floats, which could alias Hyper's fields, and the compiler would
 // otherwise reload every one of them per element.
-void adamw_range(const Hyper &h, const Param &p, uint64_t begin, uint64_t end) {
+void adamw_range(const OptimHyper &h, const Param &p, uint64_t begin, uint64_t end) {
     float *const w = p.w, *const g = p.g, *const m = p.state, *const v = p.state + p.count();
     const bool clip = h.clip;
     const float g_scale = h.g_scale, b1 = h.b1, b2 = h.b2, c1 = h.one_minus_b1, c2 = h.one_minus_b2;
@@ -250,7 +236,7 @@ void adamw_range(const Hyper &h, const Param &p, uint64_t begin, uint64_t end) {
 // SGD with momentum on [begin, end). State: the momentum buffer. Weight decay is decoupled, as in
 // AdamW and Muon (w *= 1 - lr*wd), rather than added to the gradient: then it does not pass through
 // the momentum buffer and one weight_decay means the same thing under every optimizer.
-void sgd_range(const Hyper &h, const Param &p, uint64_t begin, uint64_t end) {
+void sgd_range(const OptimHyper &h, const Param &p, uint64_t begin, uint64_t end) {
     float *const w = p.w, *const g = p.g, *const buf = p.state;
     const bool clip = h.clip, nesterov = h.nesterov;
     const float g_scale = h.g_scale, mu = h.mu, lr = h.lr;
@@ -270,7 +256,7 @@ void sgd_range(const Hyper &h, const Param &p, uint64_t begin, uint64_t end) {
 
 // One pass over the chunks of every param the optimizer updates elementwise (all of them for AdamW
 // and SGD; Embedding and Vector under Muon).
-void elementwise_pass(const OptimConfig &config, const Hyper &h, Param *params, uint32_t n,
+void elementwise_pass(const OptimConfig &config, const OptimHyper &h, Param *params, uint32_t n,
                       const TrainBackend *backend) {
     const bool muon = config.kind == OptimKind::Muon;
     auto use = [muon](const Param &p) { return !(muon && p.kind == ParamKind::Matrix); };
@@ -289,7 +275,7 @@ void elementwise_pass(const OptimConfig &config, const Hyper &h, Param *params, 
 // ---------------------------------------------------------------------------------------------------
 // Muon for one Matrix param: momentum, Newton–Schulz orthogonalization (GEMMs on the backend), update.
 
-void muon_matrix(const Hyper &h, const Param &p, const TrainBackend *backend, float *scratch,
+void muon_matrix(const OptimHyper &h, const Param &p, const TrainBackend *backend, float *scratch,
                  const ScratchLayout &layout, uint32_t ns_steps) {
     const uint32_t rows = p.rows, cols = p.cols;
     const bool tall = rows > cols;                // work on the transpose: X is p x q with p <= q
@@ -339,8 +325,7 @@ void muon_matrix(const Hyper &h, const Param &p, const TrainBackend *backend, fl
 
     // w = w * (1 - lr*wd) - lr * max(1, rows/cols)^0.5 * X: the scale keeps the per-element update
     // size of tall matrices comparable to wide ones (Keller Jordan's / the challenge baseline's rule).
-    const double aspect = (double)rows / (double)cols;
-    const float lr_eff = (float)((double)h.lr * sqrt_d(aspect > 1.0 ? aspect : 1.0));
+    const float lr_eff = muon_lr_eff(h, rows, cols);
     const float keep = 1.0f - h.lr * h.wd;
     for_chunks(backend, count, [&](uint32_t, uint64_t begin, uint64_t end) {
         uint64_t r = begin / cols, c = begin % cols;
@@ -371,6 +356,39 @@ bool config_valid(const OptimConfig &c) {
 // ---------------------------------------------------------------------------------------------------
 // Public API
 
+bool optim_args_valid(const OptimConfig &config, uint64_t step, float lr_mult, float wd_mult) {
+    return step != 0 && config_valid(config) && finite_nonneg(lr_mult) && finite_nonneg(wd_mult);
+}
+
+OptimHyper optim_hyper(const OptimConfig &config, uint64_t step, float lr_mult, float wd_mult, double grad_norm) {
+    const bool muon = config.kind == OptimKind::Muon;
+    OptimHyper h = {};
+    h.clip = config.grad_clip > 0.0f && grad_norm > (double)config.grad_clip;
+    h.g_scale = h.clip ? (float)((double)config.grad_clip / grad_norm) : 1.0f;
+    h.adam_lr = (muon ? config.adam_lr : config.lr) * lr_mult;
+    h.b1 = config.beta1;
+    h.b2 = config.beta2;
+    h.one_minus_b1 = 1.0f - config.beta1;
+    h.one_minus_b2 = 1.0f - config.beta2;
+    // Bias correction 1 - beta^step in double: early on beta^step is close to 1, and the subtraction
+    // would magnify the rounding of a float power by 1 / (1 - beta^step), e.g. ~20x for beta2 = 0.95.
+    h.inv_bc1 = (float)(1.0 / (1.0 - pow_u64((double)config.beta1, step)));
+    h.inv_bc2 = (float)(1.0 / (1.0 - pow_u64((double)config.beta2, step)));
+    h.eps = config.eps;
+    h.lr = config.lr * lr_mult;
+    h.mu = config.momentum;
+    h.nesterov = config.nesterov;
+    h.wd = config.weight_decay * wd_mult;
+    return h;
+}
+
+float muon_lr_eff(const OptimHyper &h, uint32_t rows, uint32_t cols) {
+    const double aspect = (double)rows / (double)cols;
+    return (float)((double)h.lr * sqrt_d(aspect > 1.0 ? aspect : 1.0));
+}
+
+double optim_sqrt(double x) { return sqrt_d(x); }
+
 uint64_t optimizer_state_floats(const OptimConfig &config, const Param &p) {
     switch (config.kind) {
         case OptimKind::SGD: return p.count();
@@ -395,8 +413,7 @@ bitlm_status optim_step(const OptimConfig &config, Param *params, uint32_t n, ui
                         float wd_mult, const TrainBackend *backend, float *scratch, float *out_grad_norm) {
     if (params == nullptr && n != 0) return BITLM_ERR_NULL_ARGUMENT;
     if (backend == nullptr) backend = reference_train_backend();
-    if (step == 0 || !config_valid(config) || !finite_nonneg(lr_mult) || !finite_nonneg(wd_mult))
-        return BITLM_ERR_BAD_ARGUMENT;
+    if (!optim_args_valid(config, step, lr_mult, wd_mult)) return BITLM_ERR_BAD_ARGUMENT;
     const bool muon = config.kind == OptimKind::Muon;
     for (uint32_t i = 0; i < n; i++) {
         const Param &p = params[i];
@@ -418,23 +435,7 @@ bitlm_status optim_step(const OptimConfig &config, Param *params, uint32_t n, ui
     const double norm = sqrt_d(sumsq);
     if (out_grad_norm) *out_grad_norm = (float)norm;
 
-    Hyper h = {};
-    h.clip = config.grad_clip > 0.0f && norm > (double)config.grad_clip;
-    h.g_scale = h.clip ? (float)((double)config.grad_clip / norm) : 1.0f;
-    h.adam_lr = (muon ? config.adam_lr : config.lr) * lr_mult;
-    h.b1 = config.beta1;
-    h.b2 = config.beta2;
-    h.one_minus_b1 = 1.0f - config.beta1;
-    h.one_minus_b2 = 1.0f - config.beta2;
-    // Bias correction 1 - beta^step in double: early on beta^step is close to 1, and the subtraction
-    // would magnify the rounding of a float power by 1 / (1 - beta^step), e.g. ~20x for beta2 = 0.95.
-    h.inv_bc1 = (float)(1.0 / (1.0 - pow_u64((double)config.beta1, step)));
-    h.inv_bc2 = (float)(1.0 / (1.0 - pow_u64((double)config.beta2, step)));
-    h.eps = config.eps;
-    h.lr = config.lr * lr_mult;
-    h.mu = config.momentum;
-    h.nesterov = config.nesterov;
-    h.wd = config.weight_decay * wd_mult;
+    const OptimHyper h = optim_hyper(config, step, lr_mult, wd_mult, norm);
 
     if (muon) {
         const ScratchLayout layout = scratch_layout(config, params, n);

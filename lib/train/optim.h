@@ -57,4 +57,32 @@ float grad_global_norm(const Param *params, uint32_t n);
 bitlm_status optim_step(const OptimConfig &config, Param *params, uint32_t n, uint64_t step, float lr_mult,
                         float wd_mult, const TrainBackend *backend, float *scratch, float *out_grad_norm);
 
+// ---- the pieces of optim_step another backend (cuda/) reuses, so every device steps alike ----
+
+// The per-step scalars of optim_step. clip: gradients are scaled by g_scale first.
+struct OptimHyper {
+    bool clip;
+    float g_scale;  // grad_clip / norm when clipping
+    // AdamW (also Muon's non-matrix params)
+    float adam_lr, b1, b2, one_minus_b1, one_minus_b2, inv_bc1, inv_bc2, eps;
+    // SGD / Muon momentum
+    float lr, mu;
+    bool nesterov;
+    float wd;  // weight_decay * wd_mult
+};
+// optim_step's argument check (config, step >= 1, finite non-negative multipliers).
+bool optim_args_valid(const OptimConfig &config, uint64_t step, float lr_mult, float wd_mult);
+// The scalars of one step, given the global gradient norm (finite).
+OptimHyper optim_hyper(const OptimConfig &config, uint64_t step, float lr_mult, float wd_mult, double grad_norm);
+// Muon's effective lr for a rows x cols matrix: lr * sqrt(max(1, rows / cols)).
+float muon_lr_eff(const OptimHyper &h, uint32_t rows, uint32_t cols);
+// sqrt in double, for the norms (no libm in lib/).
+double optim_sqrt(double x);
+// Keller Jordan's quintic Newton–Schulz coefficients: they push every singular value of a matrix with
+// spectral norm <= 1 into roughly [0.7, 1.2] in five steps; exact orthogonality is not needed.
+constexpr float kNsA = 3.4445f, kNsB = -4.7750f, kNsC = 2.0315f;
+constexpr double kMuonNormEps = 1e-7;
+// Elements per chunk of the gradient-norm reduction (fixed, so the sum does not depend on threads).
+constexpr uint64_t kOptimChunk = 16384;
+
 }  // namespace bitlm
