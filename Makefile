@@ -84,6 +84,26 @@ ifeq ($(TARGET)$(NO_SIMD),host)
   -include platform/train_cpu/flags.mk
 endif
 HOST_OBJS := $(patsubst %.cpp,$(OUT)/obj/%.o,$(HOST_SRCS))
+# The CUDA training backend (cuda/): built into $(OUT)/libbitlm_cuda.a when nvcc is found (host builds,
+# not under the sanitizers); `make NVCC=` builds without it. No GPU is needed to build: the tools and
+# tests find out at run time (and GPU tests say "skipped: no GPU"). Not in the NO_SIMD build either
+# (it exists to test the portable CPU kernels).
+ifeq ($(TARGET)$(SANITIZE)$(NO_SIMD),host)
+  NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+endif
+ifneq ($(strip $(NVCC)),)
+  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+  # SASS for Hopper (H100/H200), PTX from Ampere up for any other recent GPU (JIT-compiled at load).
+  CUDA_ARCH ?= --generate-code arch=compute_90,code=sm_90 --generate-code arch=compute_80,code=compute_80
+  # -fmad=false: no multiply-add contraction, as -ffp-contract=off on the host (the quantizers and the
+  # BitLinear epilogue must equal the CPU's bits).
+  NVCC_FLAGS := -std=c++17 -O2 -fmad=false -Xcompiler -Wall,-Wextra,-Wno-unused-parameter $(INCLUDES) -Icuda $(CUDA_ARCH)
+  CUDA_SRCS := $(wildcard cuda/*.cu)
+  CUDA_OBJS := $(patsubst %.cu,$(OUT)/obj/%.o,$(CUDA_SRCS))
+  CUDA_LIB := $(OUT)/libbitlm_cuda.a
+  CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+  HOST_CXXFLAGS += -DBITLM_HAVE_CUDA -I. -I$(CUDA_HOME)/include
+endif
 TOOLS := $(OUT)/bitlm_run $(OUT)/bitlm_pack $(OUT)/bitlm_train
 TEST_SRCS := $(wildcard tests/unit/test_*.cpp)
 TEST_BINS := $(patsubst tests/unit/%.cpp,$(OUT)/tests/%,$(TEST_SRCS))
@@ -118,12 +138,21 @@ $(OUT)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(if $(filter $(LIB_SRCS),$<),$(LIB_CXXFLAGS),$(HOST_CXXFLAGS)) $(ISA_FLAGS_$(basename $(notdir $<))) -MMD -MP -c $< -o $@
 
-$(OUT)/bitlm_%: $(OUT)/obj/tools/bitlm_%.o $(HOST_OBJS) $(LIB)
-	$(CXX) $(HOST_CXXFLAGS) $^ -o $@
-
-$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(HOST_OBJS) $(LIB)
+$(OUT)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(CXX) $(HOST_CXXFLAGS) $^ -o $@
+	$(NVCC) $(NVCC_FLAGS) -MMD -MP -c $< -o $@
+
+$(CUDA_LIB): $(CUDA_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $(CUDA_OBJS)
+
+# The CUDA library comes before libbitlm.a on the link line: it calls into the core.
+$(OUT)/bitlm_%: $(OUT)/obj/tools/bitlm_%.o $(HOST_OBJS) $(CUDA_LIB) $(LIB)
+	$(CXX) $(HOST_CXXFLAGS) $^ $(CUDA_LDLIBS) -o $@
+
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(HOST_OBJS) $(CUDA_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(HOST_CXXFLAGS) $^ $(CUDA_LDLIBS) -o $@
 
 -include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
 
