@@ -1,10 +1,11 @@
-// bitlm_train.cpp — train a model of the family on a text file or token shards, on the CPU backend:
-// deterministic batches, checkpoints written atomically, exact resume, a JSON-lines log with an SVG
+// bitlm_train.cpp — train a model of the family on a text file or token shards, on the CPU backend
+// or a CUDA GPU (--device cuda, cuda/ when the build found nvcc): deterministic batches, checkpoints written atomically, exact resume, a JSON-lines log with an SVG
 // plot next to it, periodic validation bits per byte and text samples, --time-limit.
 //
 // The training forward is the inference function (lib/train computes what the packed artifact
 // computes), and validation uses the evaluation procedure of `bitlm_run eval` (tools/common/eval.h),
-// so the final `val_bpb:` and `bitlm_run eval` of the packed checkpoint agree.
+// so the final `val_bpb:` and `bitlm_run eval` of the packed checkpoint agree (on the CPU to the
+// printed digits; the GPU's attention and softmax differ in the last bits, so closely).
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +34,9 @@
 #include "train/optim.h"
 #include "train/schedule.h"
 #include "train/train_model.h"
+#ifdef BITLM_HAVE_CUDA
+#include "cuda/trainer.h"
+#endif
 
 using namespace bitlm;
 using namespace bitlm::tools;
@@ -118,6 +122,9 @@ const char *kHelp =
     "  --threads N            CPU threads (default: all cores)\n"
     "  --gemm NAME            CPU GEMM kernel: portable, avx2, avx512 (default: the fastest available)\n"
     "  --device cpu|cuda      training backend (default cpu)\n"
+    "  --micro-batch N        cuda: sequences per GPU pass, dividing --batch (default: the most that fit)\n"
+    "  --gpu-precision fp32|tf32|bf16   cuda: operand rounding of the float GEMMs (default bf16; the\n"
+    "                         integer BitLinear forward is exact in every mode)\n"
     "  -h, --help             this help\n"
     "\n"
     "%s"
@@ -154,6 +161,9 @@ struct Options {
     unsigned threads = 1;
     std::string gemm;
     bool warmdown_given = false;
+    bool cuda = false;           // --device cuda
+    uint32_t micro_batch = 0;    // 0 = the most that fit
+    uint32_t gpu_precision = 2;  // fp32, tf32, bf16
 };
 
 // Fields that must be equal for a resumed run to continue the same run (written to the checkpoint).
@@ -234,10 +244,16 @@ std::string parse_options(Args &args, Options *o) {
     const unsigned hw = std::thread::hardware_concurrency();
     o->threads = args.get_u32("threads", hw ? hw : 1, 1, 4096);
     o->gemm = args.get("gemm");
-    const int device = args.get_choice("device", "cpu,cuda", 0);
+    o->cuda = args.get_choice("device", "cpu,cuda", 0) == 1;
+    o->micro_batch = args.get_u32("micro-batch", 0, 1, 1u << 16);
+    o->gpu_precision = (uint32_t)args.get_choice("gpu-precision", "fp32,tf32,bf16", 2);
     if (!args.ok()) return args.error();
-    if (device == 1)
-        return "--device cuda: this build has no CUDA training backend yet (it is planned in cuda/); use --device cpu";
+#ifndef BITLM_HAVE_CUDA
+    if (o->cuda)
+        return "--device cuda: this build has no CUDA backend (nvcc was not found when it was built); use --device cpu";
+#endif
+    if (o->micro_batch && o->batch % o->micro_batch)
+        return "--micro-batch " + std::to_string(o->micro_batch) + " does not divide --batch " + std::to_string(o->batch);
     if (o->steps == 0 && o->time_limit <= 0) return "--steps 0 needs a --time-limit to size the run";
     if (o->spec.storage.linear_scale == ScaleKind::Group && o->spec.storage.linear_dtype == DType::Binary)
         return "binary weights take a per-tensor or per-row scale, not per-group";
@@ -324,6 +340,9 @@ std::string duration(double s) {
 class Trainer {
 public:
     Trainer(const Options &o, const TrainBackend *backend) : o_(o), backend_(backend) {}
+    ~Trainer() {
+        if (device_.destroy) device_.destroy(device_.ctx);
+    }
 
     std::string setup(const TokenData &train, const TokenData &val, const DataSplit &split);
     std::string resume(const Checkpoint &ckpt);
@@ -335,9 +354,13 @@ private:
     std::string save_checkpoint();
     void write_plot();
     std::string pack_in_memory(std::vector<uint8_t> *bytes);
+    std::string open_device();
+    std::string to_device();
+    std::string from_device();
 
     const Options &o_;
     const TrainBackend *backend_;
+    DeviceTrainer device_{};  // --device cuda: parameters, state and the step live on the GPU
     const TokenData *train_ = nullptr, *val_ = nullptr;
     DataSplit split_{};
     std::vector<int32_t> val_tokens_;
@@ -357,6 +380,8 @@ public:
     uint64_t weight_count() const { return weights_.size(); }
     uint64_t step() const { return step_; }
     uint64_t step_bytes() const { return step_bytes_; }
+    const char *backend_name() const { return device_.ctx ? device_.name : backend_->name; }
+    uint32_t micro_batch() const { return device_.ctx ? device_.micro_batch : o_.batch; }
 
 private:
     double elapsed_before_ = 0;  // seconds of earlier sessions of this run
@@ -382,7 +407,7 @@ std::string Trainer::setup(const TokenData &train, const TokenData &val, const D
         total += (uint64_t)infos.back().rows * infos.back().cols;
     }
     weights_.assign(total, 0.0f);
-    grads_.assign(total, 0.0f);
+    grads_.assign(o_.cuda ? 0 : total, 0.0f);  // on the GPU, gradients live on the device only
     params_.resize(n_params_);
     uint64_t off = 0;
     for (uint32_t i = 0; i < n_params_; i++) {
@@ -392,7 +417,7 @@ std::string Trainer::setup(const TokenData &train, const TokenData &val, const D
         p.rows = infos[i].rows;
         p.cols = infos[i].cols;
         p.w = weights_.data() + off;
-        p.g = grads_.data() + off;
+        p.g = o_.cuda ? nullptr : grads_.data() + off;
         off += p.count();
         state_total += optimizer_state_floats(o_.optim, p);
     }
@@ -402,13 +427,20 @@ std::string Trainer::setup(const TokenData &train, const TokenData &val, const D
         p.state = state_.data() + off;
         off += optimizer_state_floats(o_.optim, p);
     }
-    scratch_.assign(optimizer_scratch_floats(o_.optim, params_.data(), n_params_) + 1, 0.0f);
+    if (!o_.cuda) scratch_.assign(optimizer_scratch_floats(o_.optim, params_.data(), n_params_) + 1, 0.0f);
     init_params(spec, params_.data(), o_.seed, o_.init_std);
 
     const uint32_t T = spec.config.max_seq_len;
     rope_cs_.assign((uint64_t)T * spec.config.head_dim, 0.0f);
     rope_table(spec.config.rope_theta, spec.config.head_dim, T, rope_cs_.data());
     model_ = TrainModel{spec, params_.data(), rope_cs_.data(), T};
+    total_steps_ = o_.steps;
+    if (o_.cuda) {
+        const std::string err = open_device();
+        if (!err.empty()) return err;
+        step_bytes_ = device_.device_bytes;
+        return to_device();
+    }
 
     // Size the arena with measuring passes: a training step and an evaluation batch.
     std::vector<uint8_t> meta(64u << 20);
@@ -425,8 +457,38 @@ std::string Trainer::setup(const TokenData &train, const TokenData &val, const D
     }
     arena_.assign(need + 4096, 0);
     step_bytes_ = need;
-    total_steps_ = o_.steps;
     return "";
+}
+
+std::string Trainer::open_device() {
+#ifdef BITLM_HAVE_CUDA
+    DeviceTrainerConfig c = {};
+    c.spec = o_.spec;
+    c.optim = o_.optim;
+    c.batch = o_.batch;
+    c.micro_batch = o_.micro_batch;
+    c.seq_len = model_.seq_len;
+    c.precision = o_.gpu_precision;
+    c.seed = o_.seed;
+    char why[512];
+    if (cuda::open_trainer(c, &device_, why, sizeof why) != BITLM_OK) return std::string("--device cuda: ") + why;
+    return "";
+#else
+    return "--device cuda: this build has no CUDA backend";
+#endif
+}
+
+// Weights and optimizer state host -> GPU (after initialization or a resume) and back (before a
+// checkpoint, a sample or packing: the host copy is what those read).
+std::string Trainer::to_device() {
+    if (!device_.ctx) return "";
+    const bitlm_status st = device_.upload(device_.ctx, params_.data(), n_params_);
+    return st == BITLM_OK ? "" : std::string("--device cuda: ") + device_.last_error(device_.ctx);
+}
+std::string Trainer::from_device() {
+    if (!device_.ctx) return "";
+    const bitlm_status st = device_.download(device_.ctx, params_.data(), n_params_);
+    return st == BITLM_OK ? "" : std::string("--device cuda: ") + device_.last_error(device_.ctx);
 }
 
 std::string Trainer::resume(const Checkpoint &ckpt) {
@@ -461,6 +523,8 @@ std::string Trainer::resume(const Checkpoint &ckpt) {
                       *s3 = ckpt.find_meta("train.elapsed_s");
     if (!s1 || !parse_u64(*s1, &step) || !s2 || !parse_u64(*s2, &total) || !s3 || !parse_f64(*s3, &elapsed))
         return "the checkpoint has no valid train.step / train.total_steps / train.elapsed_s";
+    err = to_device();
+    if (!err.empty()) return err;
     step_ = last_good_step_ = step;
     elapsed_before_ = elapsed;
     // A run sized by --time-limit keeps the step count it settled on; explicit --steps may extend it.
@@ -474,6 +538,8 @@ std::string Trainer::resume(const Checkpoint &ckpt) {
 std::string Trainer::save_checkpoint() {
     // Only weights that pack are worth keeping: a diverging run must not overwrite the last good
     // checkpoint with weights the quantizers refuse (non-finite, or scales beyond fp16).
+    std::string err = from_device();
+    if (!err.empty()) return err;
     std::vector<uint8_t> packed;
     if (!pack_in_memory(&packed).empty()) return "diverged";
     MetaLines meta;
@@ -484,13 +550,13 @@ std::string Trainer::save_checkpoint() {
     meta.push_back({"train.step", std::to_string(step_)});
     meta.push_back({"train.total_steps", std::to_string(total_steps_)});
     meta.push_back({"train.elapsed_s", num(elapsed())});
-    meta.push_back({"train.gemm", backend_->name});
+    meta.push_back({"train.gemm", backend_name()});
     std::vector<CheckpointArrayRef> arrays;
     for (uint32_t i = 0; i < n_params_; i++) {
         arrays.push_back({"w." + names_[i], params_[i].w, params_[i].count()});
         arrays.push_back({"s." + names_[i], params_[i].state, optimizer_state_floats(o_.optim, params_[i])});
     }
-    const std::string err = write_checkpoint(o_.out + "/checkpoint.bin", meta, arrays);
+    err = write_checkpoint(o_.out + "/checkpoint.bin", meta, arrays);
     if (err.empty()) last_good_step_ = step_;
     return err;
 }
@@ -508,6 +574,14 @@ std::string Trainer::eval_bpb(uint64_t max_tokens, EvalResult *out) {
     const size_t n = std::min<uint64_t>(val_tokens_.size(), max_tokens ? max_tokens : UINT64_MAX);
     const RunBatch run = [&](const int32_t *tokens, uint32_t n_windows, uint32_t len,
                              const BatchLogits &each) -> std::string {
+        if (device_.ctx) {
+            std::vector<float> logits((uint64_t)n_windows * len * V);
+            if (device_.logits(device_.ctx, tokens, n_windows, len, logits.data()) != BITLM_OK)
+                return std::string("validation forward failed: ") + device_.last_error(device_.ctx);
+            for (uint32_t w = 0; w < n_windows; w++)
+                for (uint32_t i = 0; i < len; i++) each(w, i, logits.data() + ((uint64_t)w * len + i) * V);
+            return "";
+        }
         TrainModel m = model_;
         m.seq_len = len;
         Tape t(arena_.data(), arena_.size(), backend_);
@@ -528,7 +602,8 @@ std::string Trainer::pack_in_memory(std::vector<uint8_t> *bytes) {
 // A text sample from the current weights, packed in memory and run by the inference library.
 std::string Trainer::sample(std::string *text) {
     std::vector<uint8_t> bytes;
-    std::string err = pack_in_memory(&bytes);
+    std::string err = from_device();
+    if (err.empty()) err = pack_in_memory(&bytes);
     if (!err.empty()) return err;
     host::AlignedBuffer blob;
     if (!blob.allocate(bytes.size())) return "out of memory";
@@ -591,10 +666,17 @@ int Trainer::run() {
                 inputs[(uint64_t)b * T + i] = batch[(uint64_t)b * (T + 1) + i];
                 targets[(uint64_t)b * T + i] = batch[(uint64_t)b * (T + 1) + i + 1];
             }
-        std::fill(grads_.begin(), grads_.end(), 0.0f);
-        Tape t(arena_.data(), arena_.size(), backend_);
-        Tensor *loss = model_loss(t, model_, inputs.data(), targets.data(), B);
-        bitlm_status st = loss ? t.backward(loss) : t.status();
+        float loss_value = 0;
+        bitlm_status st;
+        if (device_.ctx) {
+            st = device_.forward_backward(device_.ctx, inputs.data(), targets.data(), &loss_value);
+        } else {
+            std::fill(grads_.begin(), grads_.end(), 0.0f);
+            Tape t(arena_.data(), arena_.size(), backend_);
+            Tensor *loss = model_loss(t, model_, inputs.data(), targets.data(), B);
+            st = loss ? t.backward(loss) : t.status();
+            if (loss) loss_value = loss->data[0];
+        }
         const std::string kept = last_good_step_ ? "; the last good checkpoint (step " + std::to_string(last_good_step_) +
                                                        ") is kept in '" + o_.out + "'"
                                                  : std::string("; no checkpoint had been written yet");
@@ -602,8 +684,8 @@ int Trainer::run() {
         if (st == BITLM_ERR_BAD_ARGUMENT)
             return failure("training diverged at step " + std::to_string(step) +
                            ": weights are not finite or too large to quantize (learning rate too high?)" + kept);
+        if (st == BITLM_ERR_DEVICE) return failure(std::string("training step failed: ") + device_.last_error(device_.ctx));
         if (st != BITLM_OK) return failure(std::string("training step failed: ") + bitlm_status_message(st));
-        const float loss_value = loss->data[0];
         if (!std::isfinite(loss_value))
             return failure("loss is " + std::string(std::isnan(loss_value) ? "NaN" : "infinite") + " at step " +
                            std::to_string(step) + " (learning rate too high?)" + kept);
@@ -612,8 +694,10 @@ int Trainer::run() {
         if (sched.kind == ScheduleKind::Warmdown && !o_.warmdown_given) sched.warmdown_steps = sched.total_steps * 3 / 10;
         const float lr_mult = schedule_lr(sched, step), wd_mult = schedule_wd(sched, step);
         float grad_norm = 0;
-        st = optim_step(o_.optim, params_.data(), n_params_, step, lr_mult, wd_mult, backend_, scratch_.data(),
-                        &grad_norm);
+        st = device_.ctx ? device_.optimize(device_.ctx, step, lr_mult, wd_mult, &grad_norm)
+                         : optim_step(o_.optim, params_.data(), n_params_, step, lr_mult, wd_mult, backend_,
+                                      scratch_.data(), &grad_norm);
+        if (st == BITLM_ERR_DEVICE) return failure(std::string("optimizer step failed: ") + device_.last_error(device_.ctx));
         if (st != BITLM_OK) return failure("gradient is not finite at step " + std::to_string(step) + kept);
         step_ = step;
         window_steps++;
@@ -713,7 +797,8 @@ int run(int argc, char **argv) {
     args.option("--grad-clip").option("--schedule").option("--warmup").option("--warmdown").option("--min-lr-frac");
     args.option("--time-limit").option("--eval-every").option("--eval-tokens").option("--final-eval-tokens");
     args.option("--sample-every").option("--sample-len").option("--checkpoint-every").option("--log-every");
-    args.option("--max-bytes").option("--threads").option("--gemm").option("--device");
+    args.option("--max-bytes").option("--threads").option("--gemm").option("--device").option("--micro-batch");
+    args.option("--gpu-precision");
     add_shape_options(args);
     if (!args.parse(argc, argv, 1)) return usage_error(args.error());
     if (args.has("help")) {
@@ -788,7 +873,11 @@ int run(int argc, char **argv) {
            train.bytes ? "bytes" : "tokens", split.train_end - split.train_begin, split.val_end - split.val_begin);
     if (o.val.empty())  // `bitlm_run eval MODEL FILE --skip-bytes START` scores the same text
         printf("val_split: bytes %zu..%zu of %s\n", split.val_begin, split.val_end, o.data.c_str());
-    printf("backend: %s, %u threads\n", cpu.backend()->name, o.threads);
+    if (o.cuda)
+        printf("backend: %s, micro-batch %u, %s GEMMs\n", trainer.backend_name(), trainer.micro_batch(),
+               o.gpu_precision == 0 ? "fp32" : o.gpu_precision == 1 ? "tf32" : "bf16");
+    else
+        printf("backend: %s, %u threads\n", cpu.backend()->name, o.threads);
     printf("weights: %llu in %u tensors\n", (unsigned long long)trainer.weight_count(), train_param_count(o.spec));
     printf("step_memory_bytes: %llu\n", (unsigned long long)trainer.step_bytes());
     printf("packed_bytes: %llu\n", (unsigned long long)size.total);

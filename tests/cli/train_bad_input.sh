@@ -17,7 +17,8 @@ expect_error "cannot create\|not a directory" "$TRAIN" --data "$tmp/data.txt" --
 expect_error "not a directory" "$TRAIN" --data "$tmp/data.txt" --out "$tmp/file" "${quick[@]}"
 expect_error "over --max-bytes" "$TRAIN" --data "$tmp/data.txt" --out "$tmp/o1" --max-bytes 1000 "${quick[@]}"
 expect_error "unknown preset" "$TRAIN" --data "$tmp/data.txt" --out "$tmp/o1" --preset nope
-expect_error "cuda" "$TRAIN" --data "$tmp/data.txt" --out "$tmp/o1" "${quick[@]}" --device cuda
+expect_error "does not divide" "$TRAIN" --data "$tmp/data.txt" --out "$tmp/o1" "${quick[@]}" --batch 6 --micro-batch 4
+expect_error "gpu-precision" "$TRAIN" --data "$tmp/data.txt" --out "$tmp/o1" "${quick[@]}" --gpu-precision fp8
 expect_error "gemm kernel" "$TRAIN" --data "$tmp/data.txt" --out "$tmp/o1" "${quick[@]}" --gemm nope
 [ ! -e "$tmp/o1/checkpoint.bin" ] || fail "a failed start left a checkpoint"
 
