@@ -34,3 +34,5 @@ echo
 bash tools/bench_mcu.sh
 echo
 bash tools/bench_train.sh
+echo
+bash tools/bench_train_cuda.sh
