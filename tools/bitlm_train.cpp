@@ -34,6 +34,7 @@
 #include "train/optim.h"
 #include "train/schedule.h"
 #include "train/train_model.h"
+#include "train/device_trainer.h"
 #ifdef BITLM_HAVE_CUDA
 #include "cuda/trainer.h"
 #endif
