@@ -108,6 +108,15 @@ bool linear_backward(Model &m, const float *x_hat, const QuantWeight &w, const f
 const float *gain(const Model &m, int index) { return m.params[(uint32_t)index].w; }
 float *gain_grad(const Model &m, int index) { return m.params[(uint32_t)index].g; }
 
+// Backward through a SubLN norm (rows of `width`) whose output gradient is dy: returns its input
+// gradient, in m.dsub.
+float *subln_backward(Model &m, const float *x, int norm, const float *rinv, const float *dy, uint32_t n,
+                      uint32_t width) {
+    cudaMemsetAsync(m.dsub, 0, (uint64_t)n * width * sizeof(float), m.stream);
+    rmsnorm_backward(x, gain(m, norm), rinv, dy, n, width, m.dsub, gain_grad(m, norm), m.norm_partials, m.stream);
+    return m.dsub;
+}
+
 }  // namespace
 
 bool layout_model(Model &m, DeviceArena &a) {
@@ -280,13 +289,7 @@ bool backward(Model &m, uint32_t n_seq) {
         const LayerIndex &li = m.index[l];
         // FFN: x_next = x_mid + W_down(fin): dx passes to x_mid unchanged, plus the FFN branch.
         if (!linear_backward(m, input_hat(m, L.fin, N), m.quant[li.wdown], m.dx, N, m.dact, 0.0f)) return false;
-        float *dact = m.dact;
-        if (subln(m)) {
-            cudaMemsetAsync(m.dsub, 0, (uint64_t)N * F * sizeof(float), s);
-            rmsnorm_backward(L.f, gain(m, li.ffn_sub), L.rinv_fsub, m.dact, N, F, m.dsub, gain_grad(m, li.ffn_sub),
-                             m.norm_partials, s);
-            dact = m.dsub;
-        }
+        const float *dact = subln(m) ? subln_backward(m, L.f, li.ffn_sub, L.rinv_fsub, m.dact, N, F) : m.dact;
         const float *h2_hat;
         if (swiglu(m)) {
             swiglu_backward(L.gate, L.up, dact, (uint64_t)N * F, m.dgate, m.dup, s);
@@ -304,13 +307,7 @@ bool backward(Model &m, uint32_t n_seq) {
 
         // Attention: x_mid = x_in + W_o(a).
         if (!linear_backward(m, input_hat(m, L.a, N), m.quant[li.wo], m.dx, N, m.dattn, 0.0f)) return false;
-        float *dout = m.dattn;
-        if (subln(m)) {
-            cudaMemsetAsync(m.dsub, 0, (uint64_t)N * Q * sizeof(float), s);
-            rmsnorm_backward(L.o, gain(m, li.attn_sub), L.rinv_asub, m.dattn, N, Q, m.dsub, gain_grad(m, li.attn_sub),
-                             m.norm_partials, s);
-            dout = m.dsub;
-        }
+        const float *dout = subln(m) ? subln_backward(m, L.o, li.attn_sub, L.rinv_asub, m.dattn, N, Q) : m.dattn;
         if (!attention_backward(m.blas, m.precision, dims, L.q, L.k, L.v, L.probs, dout, m.dq, m.dk, m.dv, m.ds, s))
             return false;
         rope_backward(m.dq, m.rope_cs, N, Q, c.head_dim, T, s);
