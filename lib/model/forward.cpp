@@ -87,8 +87,10 @@ void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_to
 }
 
 // ---- attention --------------------------------------------------------------------------------
-// Cache layouts, per layer: values [position][kv_dim]; keys transposed, [kv_head][d][position], so
-// the scores of all positions build up together over d in contiguous memory (vectorizable lanes)
+// Cache layouts, per layer: values [kv_head][position][d], so a head's values are one contiguous run
+// (position-major rows kv_dim apart put every row of a head 4 KB apart at bench-180m: the same L1 set
+// for all of them, and the value loop missed L1 on every row); keys transposed, [kv_head][d][position],
+// so the scores of all positions build up together over d in contiguous memory (vectorizable lanes)
 // while each score is still the sum q[0]k[0] + q[1]k[1] + ... in d order: the same bits as a
 // per-position dot product.
 struct AttentionJob {
@@ -96,6 +98,55 @@ struct AttentionJob {
     const float *keys, *values;  // this layer's cache
     uint32_t n_tok;
 };
+
+// Scores of positions [s0, s0 + B): sc[s] = q[0]k_0[s] + q[1]k_1[s] + ... in d order (k_d: row d of
+// the transposed key cache, `stride` floats apart). The B sums stay in registers across every d — one
+// load per multiply-add instead of loading, adding and storing the score again for each d — and each
+// lane still adds in d order from 0.0f: the same bits as a loop over d per position.
+template <uint32_t B>
+inline void score_block(const float *q, const float *keys, uint32_t hd, uint64_t stride, uint32_t s0, float *sc) {
+    float acc[B];
+    for (uint32_t i = 0; i < B; i++) acc[i] = 0.0f;
+    for (uint32_t d = 0; d < hd; d++) {
+        const float qd = q[d];
+        const float *__restrict kd = keys + d * stride + s0;
+#pragma GCC unroll 32
+        for (uint32_t i = 0; i < B; i++) acc[i] += qd * kd[i];
+    }
+    for (uint32_t i = 0; i < B; i++) sc[s0 + i] = acc[i];
+}
+
+// Scores of positions [0, n) in blocks of 32, then 8, then one.
+void attention_scores(const float *q, const float *keys, uint32_t hd, uint64_t stride, uint32_t n, float *sc) {
+    uint32_t s = 0;
+    for (; s + 32 <= n; s += 32) score_block<32>(q, keys, hd, stride, s, sc);
+    for (; s + 8 <= n; s += 8) score_block<8>(q, keys, hd, stride, s, sc);
+    for (; s < n; s++) score_block<1>(q, keys, hd, stride, s, sc);
+}
+
+// out[d0 + i] = p[0]v_0[d0 + i] + p[1]v_1[d0 + i] + ... in position order for i < B (v_s: `stride`
+// floats apart), the B sums in registers across all positions: the same bits as one column at a time.
+template <uint32_t B>
+inline void value_block(const float *p, const float *values, uint64_t stride, uint32_t n, uint32_t d0, float *out) {
+    float acc[B];
+    for (uint32_t i = 0; i < B; i++) acc[i] = 0.0f;
+    for (uint32_t s = 0; s < n; s++) {
+        const float ps = p[s];
+        const float *__restrict v = values + s * stride + d0;
+#pragma GCC unroll 32
+        for (uint32_t i = 0; i < B; i++) acc[i] += ps * v[i];
+    }
+    for (uint32_t i = 0; i < B; i++) out[d0 + i] = acc[i];
+}
+
+// The attention output of one head: columns in blocks of 32 (eight 4-lane accumulators: two passes
+// over the values at head_dim 64), then 8, then one.
+void attention_values(const float *p, const float *values, uint64_t stride, uint32_t n, uint32_t hd, float *out) {
+    uint32_t d = 0;
+    for (; d + 32 <= hd; d += 32) value_block<32>(p, values, stride, n, d, out);
+    for (; d + 8 <= hd; d += 8) value_block<8>(p, values, stride, n, d, out);
+    for (; d < hd; d++) value_block<1>(p, values, stride, n, d, out);
+}
 
 // One head for every token of the batch: causal softmax over positions 0..pos.
 void attention_task(void *arg, uint32_t h) {
@@ -107,13 +158,7 @@ void attention_task(void *arg, uint32_t h) {
     for (uint32_t t = 0; t < j.n_tok; t++) {
         const uint32_t pos = m->position + t;
         const float *q = m->q + t * m->q_dim + h * hd;
-        for (uint32_t s = 0; s <= pos; s++) scores[s] = 0.0f;
-        for (uint32_t d = 0; d < hd; d++) {
-            const float qd = q[d];
-            const float *__restrict kd = j.keys + ((uint64_t)kv_head * hd + d) * m->context_len;
-            float *__restrict sc = scores;
-            for (uint32_t s = 0; s <= pos; s++) sc[s] += qd * kd[s];
-        }
+        attention_scores(q, j.keys + (uint64_t)kv_head * hd * m->context_len, hd, m->context_len, pos + 1, scores);
         float max = -3.4028235e38f;
         for (uint32_t s = 0; s <= pos; s++) {
             scores[s] = scores[s] * scale;
@@ -124,13 +169,9 @@ void attention_task(void *arg, uint32_t h) {
             scores[s] = det_expf(scores[s] - max);
             sum += scores[s];
         }
-        float *out = m->attn_out + t * m->q_dim + h * hd;
-        for (uint32_t d = 0; d < hd; d++) out[d] = 0.0f;
-        for (uint32_t s = 0; s <= pos; s++) {
-            const float p = scores[s] / sum;
-            const float *v = j.values + s * m->kv_dim + kv_head * hd;
-            for (uint32_t d = 0; d < hd; d++) out[d] += p * v[d];
-        }
+        for (uint32_t s = 0; s <= pos; s++) scores[s] = scores[s] / sum;
+        attention_values(scores, j.values + (uint64_t)kv_head * m->context_len * hd, hd, pos + 1, hd,
+                         m->attn_out + t * m->q_dim + h * hd);
     }
 }
 
@@ -139,19 +180,24 @@ void attention_block(bitlm_model *m, const LayerWeights &L, uint32_t layer, uint
     const bitlm_config &c = m->config;
     const uint64_t layer_offset = (uint64_t)layer * m->context_len * m->kv_dim;
     float *keys = m->key_cache + layer_offset, *values = m->value_cache + layer_offset;
-    float *v_new = values + (uint64_t)m->position * m->kv_dim;
 
     rmsnorm_tokens(m, m->x, L.attn_norm, c.dim, n, m->xn);
     quantize_input(m, m->xn, n, c.dim);
     project(m, L.wq, m->xn, n, m->q, m->q_dim);
     project(m, L.wk, m->xn, n, m->k_new, m->kv_dim);
-    project(m, L.wv, m->xn, n, v_new, m->kv_dim);  // values go straight into the cache
     for (uint32_t t = 0; t < n; t++) {
         apply_rope(m->rope_cs + t * c.head_dim, m->q + t * m->q_dim, c.n_heads, c.head_dim);
         apply_rope(m->rope_cs + t * c.head_dim, m->k_new + t * m->kv_dim, c.n_kv_heads, c.head_dim);
         for (uint32_t i = 0; i < m->kv_dim; i++)  // row i of the transposed key cache is (kv_head, d)
             keys[(uint64_t)i * m->context_len + m->position + t] = m->k_new[t * m->kv_dim + i];
     }
+    project(m, L.wv, m->xn, n, m->k_new, m->kv_dim);  // k_new is free again: values go through it
+    for (uint32_t t = 0; t < n; t++)
+        for (uint32_t h = 0; h < c.n_kv_heads; h++) {
+            const float *src = m->k_new + t * m->kv_dim + h * c.head_dim;
+            float *dst = values + ((uint64_t)h * m->context_len + m->position + t) * c.head_dim;
+            for (uint32_t d = 0; d < c.head_dim; d++) dst[d] = src[d];
+        }
     AttentionJob job = {m, keys, values, n};
     run_tasks(m, attention_task, &job, c.n_heads);
 
