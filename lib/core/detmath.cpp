@@ -147,6 +147,70 @@ float det_expf(float x) {
     return k == 0 ? y : scale_pow2(y, k);
 }
 
+// det_expf on four lanes: the same operations, with every branch of det_expf computed on every lane
+// and picked by masks (GCC vector extensions: SSE2 on x86-64, NEON on AArch64). A subnormal result
+// comes from (y * 2^(k+64)) * 2^-64: the first product is exact, the second rounds once, to nearest
+// even, as scale_pow2's integer code does. tests/unit/test_detmath.cpp compares it with det_expf.
+#if defined(__GNUC__) && (defined(__SSE2__) || defined(__aarch64__))
+#define BITLM_EXPF_LANES 1
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef int32_t i32x4 __attribute__((vector_size(16)));
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
+
+inline f32x4 as_f32(u32x4 v) { f32x4 r; __builtin_memcpy(&r, &v, 16); return r; }
+inline u32x4 as_u32(f32x4 v) { u32x4 r; __builtin_memcpy(&r, &v, 16); return r; }
+
+f32x4 expf_lanes(f32x4 x) {
+    const u32x4 bits = as_u32(x), mag = bits & 0x7fffffffu;
+    const i32x4 nan = mag > 0x7f800000u;
+    const i32x4 negative = (bits >> 31) != 0u;
+    const i32x4 overflow = ~negative & (mag >= 0x42b17218u);  // x >= 88.722839f
+    const i32x4 underflow = negative & (mag >= 0x42cff1b5u);  // x <= -103.972084f
+    const i32x4 tiny = mag <= 0x39000000u;                     // |x| <= 2^-14: 1 + x
+    const i32x4 main = ~(nan | overflow | underflow | tiny);
+    const f32x4 one = {1.0f, 1.0f, 1.0f, 1.0f};
+    const f32x4 xm = main ? x : one;  // other lanes: a harmless value for the conversions below
+
+    const f32x4 v = xm * 1.4426950216e+00f;
+    const u32x4 vb = as_u32(v);
+    const f32x4 r_abs = (as_f32(vb & 0x7fffffffu) + 8388608.0f) - 8388608.0f;  // det_rne, |v| < 2^23
+    const i32x4 k = __builtin_convertvector(as_f32(as_u32(r_abs) | (vb & 0x80000000u)), i32x4);
+    const f32x4 kf = __builtin_convertvector(k, f32x4);
+    const f32x4 hi = xm - kf * 6.9314575195e-01f;
+    const f32x4 lo = kf * 1.4286067653e-06f;
+    const f32x4 r = hi - lo;
+    const f32x4 rr = r * r;
+    const f32x4 c = r - rr * (1.6666625440e-01f + rr * -2.7667332906e-03f);
+    const f32x4 y = 1.0f + ((r * c / (2.0f - c) - lo) + hi);
+
+    const u32x4 yb = as_u32(y);
+    const i32x4 e = (i32x4)(yb >> 23) + k;
+    const f32x4 normal = as_f32(yb + ((u32x4)k << 23));
+    const f32x4 subnormal = (y * as_f32((u32x4)(k + 64 + 127) << 23)) * 5.42101086e-20f;  // 2^-64
+    const f32x4 inf = as_f32(bits - bits + 0x7f800000u);
+    f32x4 out = e >= 1 ? normal : subnormal;
+    out = e >= 255 ? inf : out;
+    out = k == 0 ? y : out;
+    out = tiny ? 1.0f + x : out;
+    out = underflow ? one - one : out;
+    out = overflow ? inf : out;
+    return nan ? as_f32(bits | 0x00400000u) : out;
+}
+#endif
+
+void det_expf_shifted(float *x, uint32_t n, float shift) {
+    uint32_t i = 0;
+#ifdef BITLM_EXPF_LANES
+    for (; i + 4 <= n; i += 4) {
+        f32x4 v;
+        __builtin_memcpy(&v, x + i, 16);
+        v = expf_lanes(v - shift);
+        __builtin_memcpy(x + i, &v, 16);
+    }
+#endif
+    for (; i < n; i++) x[i] = det_expf(x[i] - shift);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // log (after the fdlibm/musl logf): x = 2^k * m with m in [sqrt(2)/2, sqrt(2)), f = m - 1,
 // s = f/(2+f), log(m) = f - f^2/2 + s*(f^2/2 + R(s^2)); k*ln2 added as hi + lo parts. < 1 ulp.

@@ -24,5 +24,10 @@ float det_fabsf(float x);
 bool det_isfinite(float x);
 bool det_isnan(float x);
 float det_silu(float x);        // x / (1 + e^-x) in that order; silu(-inf) = -0
+// x[i] = det_expf(x[i] - shift) for i < n, the same bits, four lanes at a time where the target has
+// IEEE float SIMD (x86-64 SSE2, AArch64 NEON; GCC vector extensions), one at a time elsewhere. The
+// vector lanes round a subnormal result with a float multiply (the same round-to-nearest-even), so
+// they assume no flush-to-zero, as the forward pass's other float math does.
+void det_expf_shifted(float *x, uint32_t n, float shift);
 
 }  // namespace bitlm

@@ -164,11 +164,9 @@ void attention_task(void *arg, uint32_t h) {
             scores[s] = scores[s] * scale;
             if (scores[s] > max) max = scores[s];
         }
+        det_expf_shifted(scores, pos + 1, max);  // det_expf(score - max), four lanes at a time
         float sum = 0.0f;
-        for (uint32_t s = 0; s <= pos; s++) {
-            scores[s] = det_expf(scores[s] - max);
-            sum += scores[s];
-        }
+        for (uint32_t s = 0; s <= pos; s++) sum += scores[s];
         for (uint32_t s = 0; s <= pos; s++) scores[s] = scores[s] / sum;
         attention_values(scores, j.values + (uint64_t)kv_head * m->context_len * hd, hd, pos + 1, hd,
                          m->attn_out + t * m->q_dim + h * hd);
