@@ -211,6 +211,23 @@ void det_expf_shifted(float *x, uint32_t n, float shift) {
     for (; i < n; i++) x[i] = det_expf(x[i] - shift);
 }
 
+void det_silu_mul(const float *gate, float *x, uint32_t n) {
+    uint32_t i = 0;
+#ifdef BITLM_EXPF_LANES
+    for (; i + 4 <= n; i += 4) {
+        f32x4 g, v;
+        __builtin_memcpy(&g, gate + i, 16);
+        __builtin_memcpy(&v, x + i, 16);
+        const f32x4 silu = g / (1.0f + expf_lanes(-g));
+        const i32x4 minus_inf = as_u32(g) == (kSignMask | kInfBits);
+        const f32x4 minus_zero = {-0.0f, -0.0f, -0.0f, -0.0f};
+        v = (minus_inf ? minus_zero : silu) * v;  // det_silu(-inf) = -0, not -inf/inf
+        __builtin_memcpy(x + i, &v, 16);
+    }
+#endif
+    for (; i < n; i++) x[i] = det_silu(gate[i]) * x[i];
+}
+
 // ---------------------------------------------------------------------------------------------------
 // log (after the fdlibm/musl logf): x = 2^k * m with m in [sqrt(2)/2, sqrt(2)), f = m - 1,
 // s = f/(2+f), log(m) = f - f^2/2 + s*(f^2/2 + R(s^2)); k*ln2 added as hi + lo parts. < 1 ulp.

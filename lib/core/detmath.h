@@ -29,5 +29,7 @@ float det_silu(float x);        // x / (1 + e^-x) in that order; silu(-inf) = -0
 // vector lanes round a subnormal result with a float multiply (the same round-to-nearest-even), so
 // they assume no flush-to-zero, as the forward pass's other float math does.
 void det_expf_shifted(float *x, uint32_t n, float shift);
+// x[i] = det_silu(gate[i]) * x[i] for i < n (SwiGLU), the same bits, four lanes at a time as above.
+void det_silu_mul(const float *gate, float *x, uint32_t n);
 
 }  // namespace bitlm

@@ -251,6 +251,18 @@ static void test_exp_shifted() {
     std::printf("det_expf_shifted: %zu inputs x 2 shifts, %llu differ from det_expf\n", xs.size(),
                 (unsigned long long)differ);
     CHECK(differ == 0);
+    // det_silu_mul (SwiGLU, the same lanes): gate from the same inputs, x = 1, 0.75 and -3 (so the
+    // product rounds), against det_silu(gate) * x.
+    uint64_t silu_differ = 0;
+    for (float up : {1.0f, 0.75f, -3.0f}) {
+        std::vector<float> x(xs.size(), up);
+        det_silu_mul(xs.data(), x.data(), (uint32_t)xs.size());
+        for (size_t i = 0; i < xs.size(); i++)
+            if (bits_of(x[i]) != bits_of(det_silu(xs[i]) * up) && silu_differ++ < 5)
+                std::printf("  det_silu_mul(%a) * %g = %a, det_silu %a\n", xs[i], up, x[i], det_silu(xs[i]) * up);
+    }
+    std::printf("det_silu_mul: %zu inputs x 3, %llu differ from det_silu\n", xs.size(), (unsigned long long)silu_differ);
+    CHECK(silu_differ == 0);
 }
 
 int main() {
