@@ -99,53 +99,33 @@ struct AttentionJob {
     uint32_t n_tok;
 };
 
-// Scores of positions [s0, s0 + B): sc[s] = q[0]k_0[s] + q[1]k_1[s] + ... in d order (k_d: row d of
-// the transposed key cache, `stride` floats apart). The B sums stay in registers across every d — one
-// load per multiply-add instead of loading, adding and storing the score again for each d — and each
-// lane still adds in d order from 0.0f: the same bits as a loop over d per position.
+// out[off + i] = a[0] r_0[off + i] + a[1] r_1[off + i] + ... (n rows r_j, `stride` floats apart), added
+// in j order from 0.0f, for i < B. The B sums stay in registers across all rows — one load per
+// multiply-add instead of loading, adding and storing every partial sum again — and each lane adds in
+// the same order as a loop over j per output: the same bits. Attention uses it twice: scores (a = q,
+// rows = the head's transposed keys, outputs = positions) and values (a = probabilities, rows = the
+// head's values, outputs = columns).
 template <uint32_t B>
-inline void score_block(const float *q, const float *keys, uint32_t hd, uint64_t stride, uint32_t s0, float *sc) {
+inline void weighted_rows_block(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t off,
+                                float *out) {
     float acc[B];
     for (uint32_t i = 0; i < B; i++) acc[i] = 0.0f;
-    for (uint32_t d = 0; d < hd; d++) {
-        const float qd = q[d];
-        const float *__restrict kd = keys + d * stride + s0;
+    for (uint32_t j = 0; j < n; j++) {
+        const float aj = a[j];
+        const float *__restrict r = rows + j * stride + off;
 #pragma GCC unroll 32
-        for (uint32_t i = 0; i < B; i++) acc[i] += qd * kd[i];
+        for (uint32_t i = 0; i < B; i++) acc[i] += aj * r[i];
     }
-    for (uint32_t i = 0; i < B; i++) sc[s0 + i] = acc[i];
+    for (uint32_t i = 0; i < B; i++) out[off + i] = acc[i];
 }
 
-// Scores of positions [0, n) in blocks of 32, then 8, then one.
-void attention_scores(const float *q, const float *keys, uint32_t hd, uint64_t stride, uint32_t n, float *sc) {
-    uint32_t s = 0;
-    for (; s + 32 <= n; s += 32) score_block<32>(q, keys, hd, stride, s, sc);
-    for (; s + 8 <= n; s += 8) score_block<8>(q, keys, hd, stride, s, sc);
-    for (; s < n; s++) score_block<1>(q, keys, hd, stride, s, sc);
-}
-
-// out[d0 + i] = p[0]v_0[d0 + i] + p[1]v_1[d0 + i] + ... in position order for i < B (v_s: `stride`
-// floats apart), the B sums in registers across all positions: the same bits as one column at a time.
-template <uint32_t B>
-inline void value_block(const float *p, const float *values, uint64_t stride, uint32_t n, uint32_t d0, float *out) {
-    float acc[B];
-    for (uint32_t i = 0; i < B; i++) acc[i] = 0.0f;
-    for (uint32_t s = 0; s < n; s++) {
-        const float ps = p[s];
-        const float *__restrict v = values + s * stride + d0;
-#pragma GCC unroll 32
-        for (uint32_t i = 0; i < B; i++) acc[i] += ps * v[i];
-    }
-    for (uint32_t i = 0; i < B; i++) out[d0 + i] = acc[i];
-}
-
-// The attention output of one head: columns in blocks of 32 (eight 4-lane accumulators: two passes
-// over the values at head_dim 64), then 8, then one.
-void attention_values(const float *p, const float *values, uint64_t stride, uint32_t n, uint32_t hd, float *out) {
-    uint32_t d = 0;
-    for (; d + 32 <= hd; d += 32) value_block<32>(p, values, stride, n, d, out);
-    for (; d + 8 <= hd; d += 8) value_block<8>(p, values, stride, n, d, out);
-    for (; d < hd; d++) value_block<1>(p, values, stride, n, d, out);
+// The weighted sum of n rows for outputs [0, width): blocks of 32 (eight 4-lane SSE/NEON
+// accumulators: what GCC keeps in registers), then 8, then one.
+void weighted_rows(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t width, float *out) {
+    uint32_t i = 0;
+    for (; i + 32 <= width; i += 32) weighted_rows_block<32>(a, rows, stride, n, i, out);
+    for (; i + 8 <= width; i += 8) weighted_rows_block<8>(a, rows, stride, n, i, out);
+    for (; i < width; i++) weighted_rows_block<1>(a, rows, stride, n, i, out);
 }
 
 // One head for every token of the batch: causal softmax over positions 0..pos.
@@ -158,7 +138,7 @@ void attention_task(void *arg, uint32_t h) {
     for (uint32_t t = 0; t < j.n_tok; t++) {
         const uint32_t pos = m->position + t;
         const float *q = m->q + t * m->q_dim + h * hd;
-        attention_scores(q, j.keys + (uint64_t)kv_head * hd * m->context_len, hd, m->context_len, pos + 1, scores);
+        weighted_rows(q, j.keys + (uint64_t)kv_head * hd * m->context_len, m->context_len, hd, pos + 1, scores);
         float max = -3.4028235e38f;
         for (uint32_t s = 0; s <= pos; s++) {
             scores[s] = scores[s] * scale;
@@ -168,8 +148,8 @@ void attention_task(void *arg, uint32_t h) {
         float sum = 0.0f;
         for (uint32_t s = 0; s <= pos; s++) sum += scores[s];
         for (uint32_t s = 0; s <= pos; s++) scores[s] = scores[s] / sum;
-        attention_values(scores, j.values + (uint64_t)kv_head * m->context_len * hd, hd, pos + 1, hd,
-                         m->attn_out + t * m->q_dim + h * hd);
+        weighted_rows(scores, j.values + (uint64_t)kv_head * m->context_len * hd, hd, pos + 1, hd,
+                      m->attn_out + t * m->q_dim + h * hd);
     }
 }
 
