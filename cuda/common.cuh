@@ -18,6 +18,14 @@ inline unsigned blocks_for(uint64_t count, uint32_t threads = kThreads) {
     return b == 0 ? 1u : (unsigned)b;
 }
 
+// Row kernels: a block per row (grid-stride over rows), threads over the columns, so no per-element
+// index division. Threads: a whole number of warps, at most kThreads; blocks: one per row, capped.
+inline unsigned row_threads(uint32_t cols) {
+    const uint32_t t = (cols + 31u) / 32u * 32u;
+    return t == 0 ? 32u : t > kThreads ? kThreads : t;
+}
+inline unsigned row_blocks(uint64_t rows) { return rows == 0 ? 1u : rows > (1u << 20) ? (1u << 20) : (unsigned)rows; }
+
 // Grid-stride loop over [0, count).
 #define BITLM_CUDA_FOR(i, count)                                                                  \
     for (uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (uint64_t)(count); \

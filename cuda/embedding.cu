@@ -63,12 +63,6 @@ __global__ void embedding_backward_kernel(const float *dy, const int32_t *tokens
     }
 }
 
-unsigned row_threads(uint32_t cols) {
-    const uint32_t t = (cols + 31u) / 32u * 32u;
-    return t == 0 ? 32u : t > kThreads ? kThreads : t;
-}
-unsigned row_blocks(uint64_t rows) { return rows == 0 ? 1u : rows > (1u << 20) ? (1u << 20) : (unsigned)rows; }
-
 }  // namespace
 
 void embedding_forward(const float *table_values, const float *row_scale, const int32_t *tokens, uint32_t n,

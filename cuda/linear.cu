@@ -1,18 +1,11 @@
 // linear.cu — the BitLinear epilogues around the GEMMs: output scaling (acc * w_scale) * x_scale and the
-// per-column / per-row scalings of the backward (the loops of lib/train/op_linear.cpp).
+// per-row scaling of the backward (x_hat = codes * x_scale; W_deq = codes * w_scale).
 #include "common.cuh"
 #include "ops.h"
 
 namespace bitlm {
 namespace cuda {
 namespace {
-
-// A block per row (grid-stride over rows), threads over the columns: no per-element index division.
-unsigned row_threads(uint32_t cols) {
-    const uint32_t t = (cols + 31u) / 32u * 32u;
-    return t == 0 ? 32u : t > kThreads ? kThreads : t;
-}
-unsigned row_blocks(uint64_t rows) { return rows == 0 ? 1u : rows > (1u << 20) ? (1u << 20) : (unsigned)rows; }
 
 // The CPU computes (y * ws) * xs with xs = 1 when there is no input scale and skips ws off the integer
 // path; multiplying by 1 changes no finite or infinite value, so skipping a null factor gives its bits.
@@ -25,13 +18,6 @@ __global__ void scale_output_kernel(float *y, uint32_t n, uint32_t out, const fl
             if (x_scale) v = __fmul_rn(v, x_scale[r]);
             yr[o] = v;
         }
-    }
-}
-
-__global__ void scale_columns_kernel(float *m, uint32_t n, uint32_t cols, const float *col_scale) {
-    for (uint64_t r = blockIdx.x; r < n; r += gridDim.x) {
-        float *mr = m + r * cols;
-        for (uint32_t c = threadIdx.x; c < cols; c += blockDim.x) mr[c] = __fmul_rn(mr[c], col_scale[c]);
     }
 }
 
@@ -49,11 +35,6 @@ void scale_output(float *y, uint32_t n, uint32_t out, const float *w_scale, cons
                   cudaStream_t stream) {
     if (n == 0 || out == 0 || (!w_scale && !x_scale)) return;
     scale_output_kernel<<<row_blocks(n), row_threads(out), 0, stream>>>(y, n, out, w_scale, x_scale);
-}
-
-void scale_columns(float *m, uint32_t n, uint32_t cols, const float *col_scale, cudaStream_t stream) {
-    if (n == 0 || cols == 0) return;
-    scale_columns_kernel<<<row_blocks(n), row_threads(cols), 0, stream>>>(m, n, cols, col_scale);
 }
 
 void scale_rows(const float *m, uint32_t n, uint32_t cols, const float *row_scale, float *out, cudaStream_t stream) {

@@ -44,9 +44,6 @@ uint32_t max4(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
     return x > y ? x : y;
 }
 
-// The LinearQuant a param's forward uses (the embedding table: its storage; fp32 mode: none).
-LinearQuant quant_for(const TrainModelSpec &spec, TensorRole role) { return train_linear_quant(spec, role); }
-
 // Whether op_linear quantizes this layer's input to int8 (never for fp32 or fp16 weights).
 bool int8_input(const LinearQuant &q) { return q.int8_input && q.weight != DType::F32 && q.weight != DType::F16; }
 
@@ -132,7 +129,7 @@ bool layout_model(Model &m, DeviceArena &a) {
         if (info.kind == ParamKind::Vector) continue;
         QuantWeight &w = m.quant[i];
         w.param = i;
-        w.q = quant_for(m.spec, info.role);
+        w.q = train_linear_quant(m.spec, info.role);
         const Param &p = m.params[i];
         w.integer = (w.q.weight == DType::Ternary || w.q.weight == DType::Binary || w.q.weight == DType::Int8) &&
                     (w.q.scale_kind == ScaleKind::Tensor || w.q.scale_kind == ScaleKind::Row);
@@ -149,10 +146,9 @@ bool layout_model(Model &m, DeviceArena &a) {
     m.targets = a.take<int32_t>(N);
     m.error_flag = a.take<uint32_t>(1);
 
-    const bool qkv8 = int8_input(quant_for(m.spec, TensorRole::Wq)), o8 = int8_input(quant_for(m.spec, TensorRole::Wo));
-    const bool up8 = int8_input(quant_for(m.spec, TensorRole::WUp));
-    const bool down8 = int8_input(quant_for(m.spec, TensorRole::WDown));
-    const bool head8 = int8_input(quant_for(m.spec, TensorRole::Head));
+    auto int8_for = [&](TensorRole role) { return int8_input(train_linear_quant(m.spec, role)); };
+    const bool qkv8 = int8_for(TensorRole::Wq), o8 = int8_for(TensorRole::Wo), up8 = int8_for(TensorRole::WUp);
+    const bool down8 = int8_for(TensorRole::WDown), head8 = int8_for(TensorRole::Head);
     m.layers.assign(c.n_layers, LayerActs{});
     for (LayerActs &L : m.layers) {
         L.x_in = a.floats(N * D);

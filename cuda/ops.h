@@ -56,9 +56,8 @@ void quantize_act_rows(const float *x, uint32_t n, uint32_t cols, float *codes, 
 // y[r][o] = (y[r][o] * w_scale[o]) * x_scale[r]; either scale may be null (then that factor is skipped).
 void scale_output(float *y, uint32_t n, uint32_t out, const float *w_scale, const float *x_scale,
                   cudaStream_t stream);
-// In place: m[r][c] *= col_scale[c] (dY * w_scale before dX = dY . W).
-void scale_columns(float *m, uint32_t n, uint32_t cols, const float *col_scale, cudaStream_t stream);
-// out[r][c] = m[r][c] * row_scale[r] (x_hat = codes * x_scale before dW = dY^T . x_hat); out may be m.
+// out[r][c] = m[r][c] * row_scale[r]: x_hat = codes * x_scale before dW = dY^T . x_hat, and the
+// dequantized weight codes * w_scale the backward multiplies dY by (dX = dY . W_deq); out may be m.
 void scale_rows(const float *m, uint32_t n, uint32_t cols, const float *row_scale, float *out, cudaStream_t stream);
 
 // ---- embedding.cu --------------------------------------------------------------------------------

@@ -161,12 +161,6 @@ __global__ void act_rows_kernel(const float *x, uint32_t n, uint32_t cols, float
     }
 }
 
-// Threads per block for a loop over `cols` columns: a whole number of warps, at most kThreads.
-unsigned row_threads(uint32_t cols) {
-    const uint32_t t = (cols + 31u) / 32u * 32u;
-    return t == 0 ? 32u : t > kThreads ? kThreads : t;
-}
-unsigned row_blocks(uint64_t rows) { return rows == 0 ? 1u : rows > (1u << 20) ? (1u << 20) : (unsigned)rows; }
 
 }  // namespace
 

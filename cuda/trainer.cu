@@ -24,6 +24,8 @@ struct CudaTrainer {
     void *block = nullptr;  // the one device allocation
     Model model;
     std::vector<uint64_t> state_floats, chunk_offset;
+    float *grads = nullptr;  // every param's gradient in one block, so a step zeroes them with one memset
+    uint64_t grad_floats = 0;
     uint64_t total_chunks = 0;
     double *partials = nullptr, *sumsq = nullptr, *muon_sumsq = nullptr;
     float *row_loss = nullptr, *loss = nullptr;
@@ -51,6 +53,14 @@ bool place_all(CudaTrainer &t, DeviceArena &a) {
     t.chunk_offset.assign(n, 0);
     t.total_chunks = 0;
     uint64_t max_pq = 0, max_pp = 0;
+    std::vector<uint64_t> grad_offset(n);
+    t.grad_floats = 0;
+    for (uint32_t i = 0; i < n; i++) {  // each gradient starts on 64 floats, as the arena aligns buffers
+        const ParamInfo info = train_param_info(spec, i);
+        grad_offset[i] = t.grad_floats;
+        t.grad_floats += ((uint64_t)info.rows * info.cols + 63) / 64 * 64;
+    }
+    t.grads = a.floats(t.grad_floats);
     for (uint32_t i = 0; i < n; i++) {
         const ParamInfo info = train_param_info(spec, i);
         Param &p = m.params[i];
@@ -59,7 +69,7 @@ bool place_all(CudaTrainer &t, DeviceArena &a) {
         p.rows = info.rows;
         p.cols = info.cols;
         p.w = a.floats(p.count());
-        p.g = a.floats(p.count());
+        p.g = t.grads + grad_offset[i];
         t.state_floats[i] = optimizer_state_floats(t.cfg.optim, p);
         p.state = a.floats(t.state_floats[i]);
         t.chunk_offset[i] = t.total_chunks;
@@ -149,7 +159,7 @@ bitlm_status forward_backward(void *ctx, const int32_t *inputs, const int32_t *t
     if (!tokens_valid(inputs, n, V) || !tokens_valid(targets, n, V)) return BITLM_ERR_TOKEN_OUT_OF_RANGE;
     const bitlm_status st = quantize_checked(t);
     if (st != BITLM_OK) return st;
-    for (const Param &p : m.params) cudaMemsetAsync(p.g, 0, p.count() * sizeof(float), t.stream);
+    cudaMemsetAsync(t.grads, 0, t.grad_floats * sizeof(float), t.stream);
     const float dlogit = 1.0f / (float)n;  // d mean / d row loss, as the CPU's op_cross_entropy
     for (uint32_t first = 0; first < t.cfg.batch; first += mb) {
         const uint64_t at = (uint64_t)first * T, rows = (uint64_t)mb * T;

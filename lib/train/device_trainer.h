@@ -19,7 +19,6 @@ struct DeviceTrainerConfig {
     uint32_t micro_batch;  // sequences per device pass (divides batch; 0 = the largest that fits)
     uint32_t seq_len;      // tokens per sequence
     uint32_t precision;    // GEMM operand rounding for non-integer products: 0 fp32, 1 tf32, 2 bf16
-    uint64_t seed;         // unused by the math (the trainer initializes on the host); for logs
 };
 
 struct DeviceTrainer {
