@@ -362,6 +362,7 @@ private:
     const Options &o_;
     const TrainBackend *backend_;
     DeviceTrainer device_{};  // --device cuda: parameters, state and the step live on the GPU
+    bool host_current_ = true;  // the host copy equals the GPU's (a checkpoint and a sample share a download)
     const TokenData *train_ = nullptr, *val_ = nullptr;
     DataSplit split_{};
     std::vector<int32_t> val_tokens_;
@@ -470,7 +471,6 @@ std::string Trainer::open_device() {
     c.micro_batch = o_.micro_batch;
     c.seq_len = model_.seq_len;
     c.precision = o_.gpu_precision;
-    c.seed = o_.seed;
     char why[512];
     if (cuda::open_trainer(c, &device_, why, sizeof why) != BITLM_OK) return std::string("--device cuda: ") + why;
     return "";
@@ -487,9 +487,11 @@ std::string Trainer::to_device() {
     return st == BITLM_OK ? "" : std::string("--device cuda: ") + device_.last_error(device_.ctx);
 }
 std::string Trainer::from_device() {
-    if (!device_.ctx) return "";
+    if (!device_.ctx || host_current_) return "";
     const bitlm_status st = device_.download(device_.ctx, params_.data(), n_params_);
-    return st == BITLM_OK ? "" : std::string("--device cuda: ") + device_.last_error(device_.ctx);
+    if (st != BITLM_OK) return std::string("--device cuda: ") + device_.last_error(device_.ctx);
+    host_current_ = true;
+    return "";
 }
 
 std::string Trainer::resume(const Checkpoint &ckpt) {
@@ -575,22 +577,25 @@ std::string Trainer::eval_bpb(uint64_t max_tokens, EvalResult *out) {
     const size_t n = std::min<uint64_t>(val_tokens_.size(), max_tokens ? max_tokens : UINT64_MAX);
     const RunBatch run = [&](const int32_t *tokens, uint32_t n_windows, uint32_t len,
                              const BatchLogits &each) -> std::string {
+        // The logits of every window: from the GPU into host memory, or the tape's forward on the CPU.
+        std::vector<float> device_logits;
+        const float *logits;
         if (device_.ctx) {
-            std::vector<float> logits((uint64_t)n_windows * len * V);
-            if (device_.logits(device_.ctx, tokens, n_windows, len, logits.data()) != BITLM_OK)
+            device_logits.resize((uint64_t)n_windows * len * V);
+            if (device_.logits(device_.ctx, tokens, n_windows, len, device_logits.data()) != BITLM_OK)
                 return std::string("validation forward failed: ") + device_.last_error(device_.ctx);
-            for (uint32_t w = 0; w < n_windows; w++)
-                for (uint32_t i = 0; i < len; i++) each(w, i, logits.data() + ((uint64_t)w * len + i) * V);
-            return "";
+            logits = device_logits.data();
+        } else {
+            TrainModel m = model_;
+            m.seq_len = len;
+            Tape t(arena_.data(), arena_.size(), backend_);
+            t.grad_enabled = false;
+            Tensor *out = model_logits(t, m, tokens, n_windows);
+            if (!out) return std::string("validation forward failed: ") + bitlm_status_message(t.status());
+            logits = out->data;  // the arena outlives the tape object: valid until the next forward
         }
-        TrainModel m = model_;
-        m.seq_len = len;
-        Tape t(arena_.data(), arena_.size(), backend_);
-        t.grad_enabled = false;
-        Tensor *logits = model_logits(t, m, tokens, n_windows);
-        if (!logits) return std::string("validation forward failed: ") + bitlm_status_message(t.status());
         for (uint32_t w = 0; w < n_windows; w++)
-            for (uint32_t i = 0; i < len; i++) each(w, i, logits->data + ((uint64_t)w * len + i) * V);
+            for (uint32_t i = 0; i < len; i++) each(w, i, logits + ((uint64_t)w * len + i) * V);
         return "";
     };
     return eval_tokens_batched(val_tokens_.data(), n, model_.seq_len, V, o_.batch, run, nullptr, nullptr, out);
@@ -698,6 +703,7 @@ int Trainer::run() {
         st = device_.ctx ? device_.optimize(device_.ctx, step, lr_mult, wd_mult, &grad_norm)
                          : optim_step(o_.optim, params_.data(), n_params_, step, lr_mult, wd_mult, backend_,
                                       scratch_.data(), &grad_norm);
+        host_current_ = !device_.ctx;  // the GPU's weights moved on (or may have, on an error)
         if (st == BITLM_ERR_DEVICE) return failure(std::string("optimizer step failed: ") + device_.last_error(device_.ctx));
         if (st != BITLM_OK) return failure("gradient is not finite at step " + std::to_string(step) + kept);
         step_ = step;
