@@ -120,21 +120,28 @@ float det_rsqrtf(float x) { return 1.0f / det_sqrtf(x); }
 // product with k is exact and a lo part), e^r from a rational form with a degree-2 minimax polynomial
 // in r^2 (max error < 1 ulp), then e^x = e^r * 2^k with subnormal results rounded in integer code.
 
-float det_expf(float x) {
-    const float ln2hi = 6.9314575195e-01f;   // 0x3f317200: 15 significant bits, so k*ln2hi is exact
-    const float ln2lo = 1.4286067653e-06f;   // 0x35bfbe8e: ln2 - ln2hi
-    const float invln2 = 1.4426950216e+00f;  // 0x3fb8aa3b
-    // |r*(e^r+1)/(e^r-1) - (2 + P1 r^2 + P2 r^4)| < 2^-27.74 on [-0.34568, 0.34568]
-    const float P1 = 1.6666625440e-01f;   //  0xaaaa8f.0p-26
-    const float P2 = -2.7667332906e-03f;  // -0xb55215.0p-32
+// The constants of det_expf, shared by its four-lane form below.
+namespace expc {
+constexpr float ln2hi = 6.9314575195e-01f;   // 0x3f317200: 15 significant bits, so k*ln2hi is exact
+constexpr float ln2lo = 1.4286067653e-06f;   // 0x35bfbe8e: ln2 - ln2hi
+constexpr float invln2 = 1.4426950216e+00f;  // 0x3fb8aa3b
+// |r*(e^r+1)/(e^r-1) - (2 + P1 r^2 + P2 r^4)| < 2^-27.74 on [-0.34568, 0.34568]
+constexpr float P1 = 1.6666625440e-01f;   //  0xaaaa8f.0p-26
+constexpr float P2 = -2.7667332906e-03f;  // -0xb55215.0p-32
+constexpr uint32_t kOverflowMag = 0x42b17218u;   // x >= 88.722839f: +inf
+constexpr uint32_t kUnderflowMag = 0x42cff1b5u;  // x <= -103.972084f: 0 (below 2^-150)
+constexpr uint32_t kTinyMag = 0x39000000u;       // |x| <= 2^-14: e^x = 1 + x to within 1 ulp
+}  // namespace expc
 
+float det_expf(float x) {
+    using namespace expc;
     const uint32_t bits = float_bits(x);
     const uint32_t mag = bits & kAbsMask;
     const bool negative = (bits & kSignMask) != 0;
     if (mag > kInfBits) return quiet(x);
-    if (!negative && mag >= 0x42b17218u) return bits_float(kInfBits);  // x >= 88.722839f: overflow
-    if (negative && mag >= 0x42cff1b5u) return 0.0f;  // x <= -103.972084f: below 2^-150 (and -inf)
-    if (mag <= 0x39000000u) return 1.0f + x;  // |x| <= 2^-14: e^x = 1 + x to within 1 ulp
+    if (!negative && mag >= kOverflowMag) return bits_float(kInfBits);
+    if (negative && mag >= kUnderflowMag) return 0.0f;  // (and -inf)
+    if (mag <= kTinyMag) return 1.0f + x;
 
     const int32_t k = (int32_t)det_rne(x * invln2);
     const float kf = (float)k;
@@ -161,26 +168,27 @@ inline f32x4 as_f32(u32x4 v) { f32x4 r; __builtin_memcpy(&r, &v, 16); return r; 
 inline u32x4 as_u32(f32x4 v) { u32x4 r; __builtin_memcpy(&r, &v, 16); return r; }
 
 f32x4 expf_lanes(f32x4 x) {
+    using namespace expc;
     const u32x4 bits = as_u32(x), mag = bits & 0x7fffffffu;
     const i32x4 nan = mag > 0x7f800000u;
     const i32x4 negative = (bits >> 31) != 0u;
-    const i32x4 overflow = ~negative & (mag >= 0x42b17218u);  // x >= 88.722839f
-    const i32x4 underflow = negative & (mag >= 0x42cff1b5u);  // x <= -103.972084f
-    const i32x4 tiny = mag <= 0x39000000u;                     // |x| <= 2^-14: 1 + x
+    const i32x4 overflow = ~negative & (mag >= kOverflowMag);
+    const i32x4 underflow = negative & (mag >= kUnderflowMag);
+    const i32x4 tiny = mag <= kTinyMag;
     const i32x4 main = ~(nan | overflow | underflow | tiny);
     const f32x4 one = {1.0f, 1.0f, 1.0f, 1.0f};
     const f32x4 xm = main ? x : one;  // other lanes: a harmless value for the conversions below
 
-    const f32x4 v = xm * 1.4426950216e+00f;
+    const f32x4 v = xm * invln2;
     const u32x4 vb = as_u32(v);
     const f32x4 r_abs = (as_f32(vb & 0x7fffffffu) + 8388608.0f) - 8388608.0f;  // det_rne, |v| < 2^23
     const i32x4 k = __builtin_convertvector(as_f32(as_u32(r_abs) | (vb & 0x80000000u)), i32x4);
     const f32x4 kf = __builtin_convertvector(k, f32x4);
-    const f32x4 hi = xm - kf * 6.9314575195e-01f;
-    const f32x4 lo = kf * 1.4286067653e-06f;
+    const f32x4 hi = xm - kf * ln2hi;
+    const f32x4 lo = kf * ln2lo;
     const f32x4 r = hi - lo;
     const f32x4 rr = r * r;
-    const f32x4 c = r - rr * (1.6666625440e-01f + rr * -2.7667332906e-03f);
+    const f32x4 c = r - rr * (P1 + rr * P2);
     const f32x4 y = 1.0f + ((r * c / (2.0f - c) - lo) + hi);
 
     const u32x4 yb = as_u32(y);
