@@ -20,11 +20,7 @@ for p in $PRESETS; do
             "$BUILD/bitlm_train" --data "$DATA" --out "$tmp/run" --preset "$p" --batch 8 --steps $((STEPS + WARM)) \
                 --eval-every 0 --sample-every 0 --checkpoint-every 0 --final-eval-tokens 300 --threads "$t" "${flag[@]}" \
                 >/dev/null 2>"$tmp/err" || { echo "bitlm_train failed: $(tail -1 "$tmp/err")"; exit 1; }
-            # Step times from the log's elapsed_s, median of the timed steps.
-            ms=$(grep -o '"step":[0-9]*,"loss":[^}]*"elapsed_s":[0-9.e+-]*' "$tmp/run/log.jsonl" |
-                 sed 's/"step":\([0-9]*\),.*"elapsed_s":\(.*\)/\1 \2/' |
-                 awk -v w="$WARM" 'NR > 1 && $1 > w { print ($2 - prev) * 1000 } { prev = $2 }' | sort -n |
-                 awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+            ms=$(bash tools/train_step_ms.sh "$tmp/run/log.jsonl" "$WARM")
             printf '%-6s %-8s %-8s %12.1f %12.0f\n' "$p" "$mode" "$t" "$ms" "$(awk -v m="$ms" 'BEGIN { print 2048 * 1000 / m }')"
         done
     done

@@ -32,10 +32,7 @@ for spec in "golf-16mb ${BATCH_golf:-64}" "demo 16"; do
         micro=$(sed -n 's/^backend: .*micro-batch \([0-9]*\).*/\1/p' "$tmp/out")
         weights=$(sed -n 's/^weights: \([0-9]*\) .*/\1/p' "$tmp/out")
         shape=$(sed -n 's/^shape: //p' "$tmp/out")
-        ms=$(grep -o '"step":[0-9]*,"loss":[^}]*"elapsed_s":[0-9.e+-]*' "$tmp/run/log.jsonl" |
-             sed 's/"step":\([0-9]*\),.*"elapsed_s":\(.*\)/\1 \2/' |
-             awk -v w="$WARM" 'NR > 1 && $1 > w { print ($2 - prev) * 1000 } { prev = $2 }' | sort -n |
-             awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+        ms=$(bash tools/train_step_ms.sh "$tmp/run/log.jsonl" "$WARM")
         tokens=$(sed -n 's/.*"tokens_per_step":\([0-9]*\).*/\1/p' "$tmp/run/log.jsonl" | head -1)
         # layers, sequence and query width from the shape line ("... layers 12, heads 12/6, head_dim 64, ... ctx 2048").
         layers=$(echo "$shape" | grep -o 'layers [0-9]*' | grep -o '[0-9]*')

@@ -24,11 +24,6 @@ using test::write_text;
 
 namespace {
 
-// ---- scratch directory and raw file helpers --------------------------------------------------
-
-
-
-
 uint32_t ref_crc32(const uint8_t *p, size_t n) {  // bit at a time, independent of lib/core
     uint32_t c = 0xffffffffu;
     for (size_t i = 0; i < n; i++) {

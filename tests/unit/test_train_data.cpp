@@ -23,10 +23,6 @@ using test::write_text;
 
 namespace {
 
-// ---- a scratch directory, removed with everything in it --------------------------------------
-
-
-
 void put_i32(std::vector<uint8_t> &b, size_t at, int32_t v) {
     for (int i = 0; i < 4; i++) b[at + i] = (uint8_t)((uint32_t)v >> (8 * i));
 }

@@ -22,9 +22,6 @@ using test::write_text;
 
 namespace {
 
-
-
-
 bool contains(const std::string &text, const std::string &part) { return text.find(part) != std::string::npos; }
 
 size_t count_of(const std::string &text, const std::string &part) {
