@@ -89,10 +89,20 @@ HOST_OBJS := $(patsubst %.cpp,$(OUT)/obj/%.o,$(HOST_SRCS))
 # tests find out at run time (and GPU tests say "skipped: no GPU"). Not in the NO_SIMD build either
 # (it exists to test the portable CPU kernels).
 ifeq ($(TARGET)$(SANITIZE)$(NO_SIMD),host)
-  NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+  NVCC ?= $(realpath $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc)))
+endif
+# Where its headers and libraries are comes from nvcc itself (see tools/cuda_toolkit.sh): nvcc is often
+# a wrapper or a link elsewhere than <toolkit>/bin. A toolkit without them is skipped with a warning.
+ifneq ($(strip $(NVCC)),)
+  CUDA_DIRS := $(shell bash tools/cuda_toolkit.sh $(NVCC) 2>/dev/null)
+  ifneq ($(words $(CUDA_DIRS)),2)
+    $(warning $(NVCC): no CUDA headers and cuBLAS/cudart libraries found; building without the CUDA backend)
+    override NVCC :=
+  endif
 endif
 ifneq ($(strip $(NVCC)),)
-  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+  CUDA_INCLUDE_DIR := $(word 1,$(CUDA_DIRS))
+  CUDA_LIB_DIR := $(word 2,$(CUDA_DIRS))
   # SASS for Hopper (H100/H200), PTX from Ampere up for any other recent GPU (JIT-compiled at load).
   CUDA_ARCH ?= --generate-code arch=compute_90,code=sm_90 --generate-code arch=compute_80,code=compute_80
   # -fmad=false: no multiply-add contraction, as -ffp-contract=off on the host (the quantizers and the
@@ -101,8 +111,8 @@ ifneq ($(strip $(NVCC)),)
   CUDA_SRCS := $(wildcard cuda/*.cu)
   CUDA_OBJS := $(patsubst %.cu,$(OUT)/obj/%.o,$(CUDA_SRCS))
   CUDA_LIB := $(OUT)/libbitlm_cuda.a
-  CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
-  HOST_CXXFLAGS += -DBITLM_HAVE_CUDA -I. -I$(CUDA_HOME)/include
+  CUDA_LDLIBS := -L$(CUDA_LIB_DIR) -Wl,-rpath,$(CUDA_LIB_DIR) -lcublas -lcudart
+  HOST_CXXFLAGS += -DBITLM_HAVE_CUDA -I. -I$(CUDA_INCLUDE_DIR)
 endif
 TOOLS := $(OUT)/bitlm_run $(OUT)/bitlm_pack $(OUT)/bitlm_train
 TEST_SRCS := $(wildcard tests/unit/test_*.cpp)
