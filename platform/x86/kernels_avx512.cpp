@@ -71,6 +71,7 @@ inline int32_t hsum256(__m256i v) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
 }
+
 inline int32_t hsum512(__m512i v) {
     return hsum256(_mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)));
 }
@@ -149,55 +150,102 @@ TernaryShape ternary_shape(uint32_t cols) {
     return s;
 }
 
-// sum(d*x) of rows a and b (b may equal a), each from 3*A - B over every plane (see the top).
-void gemv_ternary_pair(const WeightView *w, uint32_t ra, uint32_t rb, const int8_t *x, const TernaryShape &s,
-                       int32_t out[2]) {
-    const uint8_t *pa = w->data + (uint64_t)ra * w->row_bytes, *pb = w->data + (uint64_t)rb * w->row_bytes;
-    __m512i A[5], B[5];
-    #pragma GCC unroll 8
-    for (int k = 0; k < 5; k++) A[k] = B[k] = _mm512_setzero_si512();
+// Activations of the 5 tail planes: tail[k][j] = x[base + B*k + j] for tail weights, else 0 (so the
+// tail is one more block: zero activations cancel the lanes past the tail).
+void gather_tail(const TernaryShape &s, const int8_t *x, int8_t tail[5][32]) {
+    memset(tail, 0, 5 * 32);
+    for (uint32_t k = 0; k < 5; k++)
+        for (uint32_t j = 0; j < s.bytes; j++) {
+            const uint32_t e = s.bytes * k + j;
+            if (e < s.rest) tail[k][j] = x[s.base + e];
+        }
+}
+
+// 2P rows at once: rows[2p] in the low 256 bits of pair p, rows[2p+1] in the high (may repeat a row).
+// One accumulator pair (A, B) per zmm over all five planes: a block issues 10P vpdpbusd into 2P chains
+// of 5, which hides vpdpbusd's latency once P >= 2, and the activation broadcasts are shared by all
+// pairs. Per-row work outside the blocks (tail, sums) is what kept the one-pair version at ~9 weights
+// a cycle on rows of 1024 (six blocks); out[i] = sum(d*x) of rows[i].
+template <int P>
+void gemv_ternary_pairs(const WeightView *w, const uint32_t *rows, const int8_t *x, const TernaryShape &s,
+                        const int8_t tail[5][32], int32_t *out) {
+    // The next pass's rows (the bytes after this pass's last row), fetched a few lines per block:
+    // 2P rows read side by side are 2P streams a row apart, which the hardware prefetcher does not
+    // follow (without this, 8 rows a pass ran slower than 2 from L3/DRAM, though faster in L2).
+    const char *pf = (const char *)(w->data + (uint64_t)(rows[2 * P - 1] + 1 + 2 * P) * w->row_bytes);
+    const char *const pf_end = pf + (uint64_t)2 * P * w->row_bytes;
+    const uint32_t pf_step = (uint32_t)((pf_end - pf) / (s.nfull + 1)) / 64 * 64 + 64;
+    const uint8_t *pa[P], *pb[P];
+    __m512i A[P], B[P];
+    #pragma GCC unroll 4
+    for (int p = 0; p < P; p++) {
+        pa[p] = w->data + (uint64_t)rows[2 * p] * w->row_bytes;
+        pb[p] = w->data + (uint64_t)rows[2 * p + 1] * w->row_bytes;
+        A[p] = B[p] = _mm512_setzero_si512();
+    }
     for (uint32_t b = 0; b < s.nfull; b++) {
         const uint64_t off = (uint64_t)b * kTernaryBlockBytes;
-        __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(pa + off)), loadu256(pb + off), 1);
+        __m512i t[P];
+        #pragma GCC unroll 4
+        for (int p = 0; p < P; p++) t[p] = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(pa[p] + off)), loadu256(pb[p] + off), 1);
+        for (const char *e = pf + pf_step; pf < e && pf < pf_end; pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
         const int8_t *xb = x + (uint64_t)b * kTernaryBlockWeights;
 #pragma GCC unroll 5
         for (int k = 0; k < 5; k++) {
             const __m512i xk = _mm512_broadcast_i64x4(loadu256(xb + 32 * k));
-            A[k] = _mm512_dpbusd_epi32(A[k], t, xk);
-            t = times3(t);
-            B[k] = _mm512_dpbusd_epi32(B[k], t, xk);
+            #pragma GCC unroll 4
+            for (int p = 0; p < P; p++) {
+                A[p] = _mm512_dpbusd_epi32(A[p], t[p], xk);
+                t[p] = times3(t[p]);
+                B[p] = _mm512_dpbusd_epi32(B[p], t[p], xk);
+            }
         }
     }
-    if (s.rest) {
+    if (s.rest) {  // bytes past the row's B tail bytes load as zero (masked: nothing read past the tensor)
         const uint32_t off = s.nfull * kTernaryBlockBytes;
         const __mmask32 mq = mask32(s.bytes);
-        __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(mq, pa + off)),
-                                       _mm256_maskz_loadu_epi8(mq, pb + off), 1);
-        for (uint32_t k = 0; k < 5 && s.bytes * k < s.rest; k++) {
-            const uint32_t len = s.rest - s.bytes * k < s.bytes ? s.rest - s.bytes * k : s.bytes;
-            const __m512i xk = _mm512_broadcast_i64x4(_mm256_maskz_loadu_epi8(mask32(len), x + s.base + s.bytes * k));
-            A[k] = _mm512_dpbusd_epi32(A[k], t, xk);
-            t = times3(t);
-            B[k] = _mm512_dpbusd_epi32(B[k], t, xk);
+        __m512i t[P];
+        #pragma GCC unroll 4
+        for (int p = 0; p < P; p++)
+            t[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(mq, pa[p] + off)),
+                                      _mm256_maskz_loadu_epi8(mq, pb[p] + off), 1);
+#pragma GCC unroll 5
+        for (int k = 0; k < 5; k++) {
+            const __m512i xk = _mm512_broadcast_i64x4(loadu256(tail[k]));
+            #pragma GCC unroll 4
+            for (int p = 0; p < P; p++) {
+                A[p] = _mm512_dpbusd_epi32(A[p], t[p], xk);
+                t[p] = times3(t[p]);
+                B[p] = _mm512_dpbusd_epi32(B[p], t[p], xk);
+            }
         }
     }
-    const __m512i sa = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(A[0], A[1]), _mm512_add_epi32(A[2], A[3])), A[4]);
-    const __m512i sb = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(B[0], B[1]), _mm512_add_epi32(B[2], B[3])), B[4]);
-    const __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(sa, sa), sa), sb);  // 256 * sum d*x per lane
-    out[0] = hsum256(_mm512_castsi512_si256(v)) / 256;
-    out[1] = hsum256(_mm512_extracti64x4_epi64(v, 1)) / 256;
+    #pragma GCC unroll 4
+    for (int p = 0; p < P; p++) {
+        const __m512i v = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(A[p], A[p]), A[p]), B[p]);  // 256 * sum d*x per lane
+        out[2 * p] = hsum256(_mm512_castsi512_si256(v)) / 256;
+        out[2 * p + 1] = hsum256(_mm512_extracti64x4_epi64(v, 1)) / 256;
+    }
 }
+
+constexpr int kGemvPairs = 4;  // 8 rows a pass: 8 vpdpbusd chains
 
 void matmul_ternary_gemv(const WeightView *w, const int8_t *x, float x_scale, uint32_t row_begin, uint32_t row_end,
                          float *y) {
     const TernaryShape s = ternary_shape(w->cols);
+    alignas(32) int8_t tail[5][32];
+    if (s.rest) gather_tail(s, x, tail);
     const int32_t xsum = sum_i8(x, w->cols);
-    int32_t acc[2];
-    for (uint32_t r = row_begin; r < row_end; r += 2) {
-        const uint32_t rb = r + 1 < row_end ? r + 1 : r;
-        gemv_ternary_pair(w, r, rb, x, s, acc);
-        y[r] = dequant_dot(acc[0] - xsum, scale_of(w, r, 0), x_scale);
-        if (rb != r) y[rb] = dequant_dot(acc[1] - xsum, scale_of(w, rb, 0), x_scale);
+    using PassFn = void (*)(const WeightView *, const uint32_t *, const int8_t *, const TernaryShape &, const int8_t[5][32], int32_t *);
+    static const PassFn kPass[kGemvPairs] = {gemv_ternary_pairs<1>, gemv_ternary_pairs<2>, gemv_ternary_pairs<3>,
+                                             gemv_ternary_pairs<4>};
+    for (uint32_t r0 = row_begin; r0 < row_end; r0 += 2 * kGemvPairs) {
+        const uint32_t n = row_end - r0 < 2u * kGemvPairs ? row_end - r0 : 2u * kGemvPairs;
+        uint32_t rows[2 * kGemvPairs];
+        for (uint32_t i = 0; i < 2 * kGemvPairs; i++) rows[i] = r0 + (i < n ? i : n - 1);  // an odd last row twice
+        int32_t acc[2 * kGemvPairs];
+        kPass[(n + 1) / 2 - 1](w, rows, x, s, tail, acc);
+        for (uint32_t i = 0; i < n; i++) y[r0 + i] = dequant_dot(acc[i] - xsum, scale_of(w, r0 + i, 0), x_scale);
     }
 }
 
