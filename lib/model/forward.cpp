@@ -89,10 +89,23 @@ void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_to
 // ---- attention --------------------------------------------------------------------------------
 // Cache layouts, per layer: values [kv_head][position][d], so a head's values are one contiguous run
 // (position-major rows kv_dim apart put every row of a head 4 KB apart at bench-180m: the same L1 set
-// for all of them, and the value loop missed L1 on every row); keys transposed, [kv_head][d][position],
-// so the scores of all positions build up together over d in contiguous memory (vectorizable lanes)
-// while each score is still the sum q[0]k[0] + q[1]k[1] + ... in d order: the same bits as a
-// per-position dot product.
+// for all of them, and the value loop missed L1 on every row); keys transposed, so the scores of many
+// positions build up together over d in contiguous memory (vectorizable lanes) while each score is
+// still the sum q[0]k[0] + q[1]k[1] + ... in d order: the same bits as a per-position dot product.
+// The transposed keys of a head are tiles of kKeyTile positions, each [d][position] (see key_index):
+// one [d][position] matrix per head put the hd rows a score block reads context_len floats apart —
+// 2 KB at bench-180m, so all 64 rows fell into two L1 sets and every load missed (half a decode step
+// at a few hundred tokens of context) — where a tile's rows are one contiguous 8 KB run. The last
+// tile is narrower when context_len is not a multiple of kKeyTile: no padding, the arena is unchanged.
+constexpr uint32_t kKeyTile = 32;
+
+// Offset of key (d, position p) within its head's hd * context_len floats.
+inline uint64_t key_index(uint32_t context_len, uint32_t hd, uint32_t d, uint32_t p) {
+    const uint32_t tile0 = p / kKeyTile * kKeyTile;
+    const uint32_t width = context_len - tile0 < kKeyTile ? context_len - tile0 : kKeyTile;
+    return (uint64_t)tile0 * hd + (uint64_t)d * width + (p - tile0);
+}
+
 struct AttentionJob {
     bitlm_model *m;
     const float *keys, *values;  // this layer's cache
@@ -138,7 +151,12 @@ void attention_task(void *arg, uint32_t h) {
     for (uint32_t t = 0; t < j.n_tok; t++) {
         const uint32_t pos = m->position + t;
         const float *q = m->q + t * m->q_dim + h * hd;
-        weighted_rows(q, j.keys + (uint64_t)kv_head * hd * m->context_len, m->context_len, hd, pos + 1, scores);
+        const float *head_keys = j.keys + (uint64_t)kv_head * hd * m->context_len;
+        for (uint32_t p0 = 0; p0 <= pos; p0 += kKeyTile) {  // one key tile at a time (see key_index)
+            const uint32_t width = m->context_len - p0 < kKeyTile ? m->context_len - p0 : kKeyTile;
+            weighted_rows(q, head_keys + (uint64_t)p0 * hd, width, hd, pos + 1 - p0 < width ? pos + 1 - p0 : width,
+                          scores + p0);
+        }
         float max = -3.4028235e38f;
         for (uint32_t s = 0; s <= pos; s++) {
             scores[s] = scores[s] * scale;
@@ -166,8 +184,10 @@ void attention_block(bitlm_model *m, const LayerWeights &L, uint32_t layer, uint
     for (uint32_t t = 0; t < n; t++) {
         apply_rope(m->rope_cs + t * c.head_dim, m->q + t * m->q_dim, c.n_heads, c.head_dim);
         apply_rope(m->rope_cs + t * c.head_dim, m->k_new + t * m->kv_dim, c.n_kv_heads, c.head_dim);
-        for (uint32_t i = 0; i < m->kv_dim; i++)  // row i of the transposed key cache is (kv_head, d)
-            keys[(uint64_t)i * m->context_len + m->position + t] = m->k_new[t * m->kv_dim + i];
+        for (uint32_t h = 0; h < c.n_kv_heads; h++)
+            for (uint32_t d = 0; d < c.head_dim; d++)
+                keys[(uint64_t)h * c.head_dim * m->context_len + key_index(m->context_len, c.head_dim, d, m->position + t)] =
+                    m->k_new[t * m->kv_dim + h * c.head_dim + d];
     }
     project(m, L.wv, m->xn, n, m->k_new, m->kv_dim);  // k_new is free again: values go through it
     for (uint32_t t = 0; t < n; t++)
