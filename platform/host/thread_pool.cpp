@@ -77,9 +77,15 @@ void ThreadPool::run_tasks(uint32_t gen) {
         const uint32_t n = n_tasks_.load(std::memory_order_acquire);
         const uint32_t task = (uint32_t)s;
         if (task >= n) return;
-        if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-        fn(arg, task);
-        if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) {
+        // Guided claims: a share of what is left (at least one task), so a job of many small tasks
+        // costs a few claims instead of one per task — each claim and each completion moves a cache
+        // line between cores (~0.2 us here), which made 16-task decode jobs no faster on 2 threads.
+        const uint32_t left = n - task;
+        uint32_t count = left / (2 * (uint32_t)(workers_.size() + 1));
+        if (count == 0) count = 1;
+        if (!state_.compare_exchange_weak(s, s + count, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+        for (uint32_t i = 0; i < count; i++) fn(arg, task + i);
+        if (done_.fetch_add(count, std::memory_order_acq_rel) + count == n) {
             std::lock_guard<std::mutex> lock(mutex_);  // the caller checks done_ under mutex_
             done_cv_.notify_one();
         }

@@ -55,8 +55,9 @@ private:
     std::atomic<bool> stop_{false};
 
     // High 32 bits: job generation; low 32 bits: next task to claim. Claimed by compare-exchange.
-    std::atomic<uint64_t> state_{0};
-    std::atomic<uint32_t> done_{0};  // tasks of the current job completed
+    // state_ and done_ sit on cache lines of their own: every claim and completion writes one of them.
+    alignas(64) std::atomic<uint64_t> state_{0};
+    alignas(64) std::atomic<uint32_t> done_{0};  // tasks of the current job completed
     // The current job; written only between jobs, read by workers after they load state_.
     std::atomic<bitlm_task_fn> fn_{nullptr};
     std::atomic<void *> arg_{nullptr};
