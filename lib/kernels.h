@@ -24,6 +24,12 @@ struct bitlm_kernels {
     // F16 weights times float activations: fp32 products summed in column order.
     void (*matmul_f16)(const bitlm::WeightView *w, const float *x, uint32_t n_tok, uint32_t row_begin,
                        uint32_t row_end, float *y, uint32_t y_stride);
+
+    // Attention's weighted sum of n rows (`stride` floats apart), for outputs i < width:
+    //   out[i] = ((0.0f + a[0]*rows[i]) + a[1]*rows[stride + i]) + ... + a[n-1]*rows[(n-1)*stride + i]
+    // every product rounded to float and added in j order (no fused multiply-add), so any vector width
+    // gives the bits of that scalar loop. Optional: NULL uses the portable loop in lib/model/forward.cpp.
+    void (*weighted_rows)(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t width, float *out);
 };
 
 // The table this build uses when bitlm_open_options.kernels is NULL (defined by platform/): the

@@ -95,9 +95,10 @@ void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_to
 // The transposed keys of a head are tiles of kKeyTile positions, each [d][position] (see key_index):
 // one [d][position] matrix per head put the hd rows a score block reads context_len floats apart —
 // 2 KB at bench-180m, so all 64 rows fell into two L1 sets and every load missed (half a decode step
-// at a few hundred tokens of context) — where a tile's rows are one contiguous 8 KB run. The last
+// at a few hundred tokens of context) — where a tile's rows are one contiguous 16 KB run. 64 wide:
+// the SIMD weighted_rows kernels keep 64 outputs in flight (four AVX-512 add chains). The last
 // tile is narrower when context_len is not a multiple of kKeyTile: no padding, the arena is unchanged.
-constexpr uint32_t kKeyTile = 32;
+constexpr uint32_t kKeyTile = 64;
 
 // Offset of key (d, position p) within its head's hd * context_len floats.
 inline uint64_t key_index(uint32_t context_len, uint32_t hd, uint32_t d, uint32_t p) {
@@ -141,6 +142,18 @@ void weighted_rows(const float *a, const float *rows, uint64_t stride, uint32_t 
     for (; i < width; i++) weighted_rows_block<1>(a, rows, stride, n, i, out);
 }
 
+// The kernel table's SIMD version where it has one: the same bits (see kernels.h). A branch, not a
+// function pointer to the portable one: the MCU builds' static stack bound counts every
+// address-taken function as a possible target of every indirect call.
+inline void table_weighted_rows(const bitlm_kernels *k, const float *a, const float *rows, uint64_t stride, uint32_t n,
+                                uint32_t width, float *out) {
+    if (k->weighted_rows) {
+        k->weighted_rows(a, rows, stride, n, width, out);
+    } else {
+        weighted_rows(a, rows, stride, n, width, out);
+    }
+}
+
 // One head for every token of the batch: causal softmax over positions 0..pos.
 void attention_task(void *arg, uint32_t h) {
     const AttentionJob &j = *(const AttentionJob *)arg;
@@ -154,8 +167,8 @@ void attention_task(void *arg, uint32_t h) {
         const float *head_keys = j.keys + (uint64_t)kv_head * hd * m->context_len;
         for (uint32_t p0 = 0; p0 <= pos; p0 += kKeyTile) {  // one key tile at a time (see key_index)
             const uint32_t width = m->context_len - p0 < kKeyTile ? m->context_len - p0 : kKeyTile;
-            weighted_rows(q, head_keys + (uint64_t)p0 * hd, width, hd, pos + 1 - p0 < width ? pos + 1 - p0 : width,
-                          scores + p0);
+            const uint32_t n_pos = pos + 1 - p0 < width ? pos + 1 - p0 : width;
+            table_weighted_rows(m->kernels, q, head_keys + (uint64_t)p0 * hd, width, hd, n_pos, scores + p0);
         }
         float max = -3.4028235e38f;
         for (uint32_t s = 0; s <= pos; s++) {
@@ -166,8 +179,8 @@ void attention_task(void *arg, uint32_t h) {
         float sum = 0.0f;
         for (uint32_t s = 0; s <= pos; s++) sum += scores[s];
         for (uint32_t s = 0; s <= pos; s++) scores[s] = scores[s] / sum;
-        weighted_rows(scores, j.values + (uint64_t)kv_head * m->context_len * hd, hd, pos + 1, hd,
-                      m->attn_out + t * m->q_dim + h * hd);
+        table_weighted_rows(m->kernels, scores, j.values + (uint64_t)kv_head * m->context_len * hd, hd, pos + 1, hd,
+                            m->attn_out + t * m->q_dim + h * hd);
     }
 }
 

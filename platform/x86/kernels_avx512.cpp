@@ -350,6 +350,43 @@ constexpr uint32_t kDigitRowAlign = 64;
 inline int32_t digit_offset(const WeightView *w) { return w->dtype == DType::Int8 ? 128 : 1; }
 #include "x86/matmul_buffered.inc"
 
+// ---- attention's weighted rows (float) -----------------------------------------------------------
+
+// V zmm accumulators (16V outputs from `off`), the last one masked to `last` lanes; every lane adds
+// its products in j order from 0.0f, like the scalar loop (mul then add, never fused). Up to four
+// independent add chains: attention's blocks are 64 wide (a key tile, a head's 64 values).
+template <int V>
+void weighted_rows_zmm(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t off, __mmask16 last,
+                       float *out) {
+    __m512 acc[V];
+    #pragma GCC unroll 4
+    for (int v = 0; v < V; v++) acc[v] = _mm512_setzero_ps();
+    for (uint32_t j = 0; j < n; j++) {
+        const __m512 aj = _mm512_set1_ps(a[j]);
+        const float *r = rows + j * stride + off;
+        #pragma GCC unroll 4
+        for (int v = 0; v < V - 1; v++) acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(aj, _mm512_loadu_ps(r + 16 * v)));
+        acc[V - 1] = _mm512_add_ps(acc[V - 1], _mm512_mul_ps(aj, _mm512_maskz_loadu_ps(last, r + 16 * (V - 1))));
+    }
+    #pragma GCC unroll 4
+    for (int v = 0; v < V - 1; v++) _mm512_storeu_ps(out + off + 16 * v, acc[v]);
+    _mm512_mask_storeu_ps(out + off + 16 * (V - 1), last, acc[V - 1]);
+}
+
+void weighted_rows_avx512(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t width, float *out) {
+    uint32_t i = 0;
+    for (; i + 64 <= width; i += 64) weighted_rows_zmm<4>(a, rows, stride, n, i, (__mmask16)0xffff, out);
+    if (i == width) return;
+    const uint32_t rest = width - i, v = (rest + 15) / 16, in_last = rest - 16 * (v - 1);
+    const __mmask16 last = (__mmask16)(in_last == 16 ? 0xffffu : (1u << in_last) - 1);
+    switch (v) {
+        case 1: weighted_rows_zmm<1>(a, rows, stride, n, i, last, out); break;
+        case 2: weighted_rows_zmm<2>(a, rows, stride, n, i, last, out); break;
+        case 3: weighted_rows_zmm<3>(a, rows, stride, n, i, last, out); break;
+        default: weighted_rows_zmm<4>(a, rows, stride, n, i, last, out); break;
+    }
+}
+
 // ---- table --------------------------------------------------------------------------------------
 
 void matmul_q8_avx512(const WeightView *w, const int8_t *x, const float *x_scale, uint32_t n_tok, uint32_t row_begin,
@@ -374,7 +411,8 @@ void matmul_f16_avx512(const WeightView *w, const float *x, uint32_t n_tok, uint
     reference()->matmul_f16(w, x, n_tok, row_begin, row_end, y, y_stride);
 }
 
-const bitlm_kernels kAvx512 = {"avx512", quantize_act_avx512, matmul_q8_avx512, matmul_f16_avx512};
+const bitlm_kernels kAvx512 = {"avx512", quantize_act_avx512, matmul_q8_avx512, matmul_f16_avx512,
+                               weighted_rows_avx512};
 
 }  // namespace
 

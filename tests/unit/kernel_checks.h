@@ -153,6 +153,38 @@ inline void check_quantizer(const bitlm_kernels *k, std::mt19937 &rng) {
     }
 }
 
+// weighted_rows (optional) against the scalar loop of its contract in kernels.h: every output width
+// off the 8- and 16-lane blocks, strides wider than the width (a key tile inside a row), no rows,
+// and values that are subnormal, infinite (inf - inf: the default NaN) or signed zeros.
+inline void check_weighted_rows(const bitlm_kernels *k, std::mt19937 &rng) {
+    if (!k->weighted_rows) return;
+    std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+    const float inf = std::numeric_limits<float>::infinity();
+    for (uint32_t n : {0u, 1u, 3u, 64u, 65u, 300u})
+        for (uint32_t width : {1u, 2u, 7u, 8u, 9u, 15u, 16u, 17u, 31u, 32u, 33u, 47u, 63u, 64u, 65u, 100u, 128u, 129u, 200u})
+            for (uint32_t pad : {0u, 5u}) {
+                const uint64_t stride = width + pad;
+                // Exactly as many floats as the contract reads: a read past them fails under ASan.
+                std::vector<float> a(n), rows(n ? (n - 1) * stride + width : 0);
+                for (auto &v : a) v = u(rng);
+                for (auto &v : rows) v = u(rng);
+                if (n > 2 && width > 3) {
+                    rows[1] = 1e-39f, rows[stride + 2] = -0.0f, a[2] = 1e-30f;  // subnormal products
+                    rows[3] = inf, rows[2 * stride + 3] = -inf;                  // inf - inf
+                }
+                std::vector<float> out(width + 1, -7.0f), ref(width + 1, -7.0f);  // +1: never written
+                k->weighted_rows(a.data(), rows.data(), stride, n, width, out.data());
+                for (uint32_t i = 0; i < width; i++) {
+                    float s = 0.0f;
+                    for (uint32_t j = 0; j < n; j++) s += a[j] * rows[j * stride + i];
+                    ref[i] = s;
+                }
+                bool ok = true;
+                for (uint32_t i = 0; i <= width; i++) ok = ok && same_bits(out[i], ref[i]);
+                CHECK_MSG(ok, "%s weighted_rows n=%u width=%u stride=%llu", k->name, n, width, (unsigned long long)stride);
+            }
+}
+
 inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
     std::mt19937 rng(1234);
     const uint32_t sizes[] = {1, 5, 8, 31, 32, 33, 63, 64, 65, 159, 160, 161, 255, 320, 1000, 2304};
@@ -198,6 +230,7 @@ inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
         check_q8(k, against_naive, DType::Ternary, ScaleKind::Row, 5, 333, 0, 1, rng, Fill::Random, odd_scales + t);
 
     check_quantizer(k, rng);
+    check_weighted_rows(k, rng);
 
     // F16 matmul against a plain fp32 loop in column order.
     std::uniform_real_distribution<float> u(-3.0f, 3.0f);

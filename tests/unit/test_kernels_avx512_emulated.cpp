@@ -82,6 +82,15 @@ inline void bitlm_emu_mask_storeu_epi8(void *p, uint32_t k, simde__m128i a) {
 }
 #define _mm_mask_storeu_epi8(p, k, a) bitlm_emu_mask_storeu_epi8((p), (uint32_t)(k), (a))
 #endif
+#ifndef _mm512_mask_storeu_ps
+inline void bitlm_emu_mask_storeu_ps(float *p, uint32_t k, simde__m512 a) {
+    float f[16];
+    std::memcpy(f, &a, sizeof f);
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1) p[i] = f[i];
+}
+#define _mm512_mask_storeu_ps(p, k, a) bitlm_emu_mask_storeu_ps((p), (uint32_t)(k), (a))
+#endif
 // Byte adds wrap mod 256 in hardware; SIMDe's portable version adds as signed char, which UBSan
 // reports (check-sanitize). The kernels rely on the wrap (t*3 mod 256), so emulate it in unsigned.
 template <class V>
