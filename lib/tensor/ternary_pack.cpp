@@ -46,6 +46,23 @@ uint8_t ternary_encode5(const int8_t t[5]) {
 }
 
 // Precondition i < n (positions past n would name padding digits of the tail, or bytes past the row).
+TernaryShape ternary_shape(uint32_t n) {
+    TernaryShape s;
+    s.nfull = n / kTernaryBlockWeights;
+    s.base = s.nfull * kTernaryBlockWeights;
+    s.rest = n - s.base;
+    s.bytes = (s.rest + 4) / 5;
+    return s;
+}
+
+void ternary_tail_planes(const TernaryShape &s, const int8_t *x, int8_t planes[5][32]) {
+    for (uint32_t k = 0; k < 5; k++)
+        for (uint32_t j = 0; j < 32; j++) {
+            const uint32_t e = s.bytes * k + j;
+            planes[k][j] = j < s.bytes && e < s.rest ? x[s.base + e] : 0;
+        }
+}
+
 void ternary_locate(uint32_t n, uint32_t i, uint32_t *byte_index, uint32_t *digit) {
     const uint32_t full = n / kTernaryBlockWeights;
     const uint32_t block = i / kTernaryBlockWeights;

@@ -34,6 +34,22 @@ uint8_t ternary_encode5(const int8_t t[5]);
 // Byte index and digit of weight i (< n) in a packed row of n weights.
 void ternary_locate(uint32_t n, uint32_t i, uint32_t *byte_index, uint32_t *digit);
 
+// A row of n weights as the kernels walk it: whole 160-weight blocks, then the tail block.
+struct TernaryShape {
+    uint32_t nfull;  // whole blocks
+    uint32_t base;   // first tail weight (160 * nfull)
+    uint32_t rest;   // tail weights (n % 160)
+    uint32_t bytes;  // tail bytes B = ceil(rest / 5)
+};
+// Not inline, like every helper the ISA-specific kernel files share: an inline copy compiled with
+// AVX-512 flags could be the one the linker keeps for the AVX2 table too.
+TernaryShape ternary_shape(uint32_t n);
+
+// The activations of the tail block's five digit planes, zero-padded to 32 lanes:
+// planes[k][j] = x[base + B*k + j] where B*k + j < rest, else 0. With them the tail is one more
+// block for a SIMD kernel (zero activations cancel whatever digits the padding lanes hold).
+void ternary_tail_planes(const TernaryShape &s, const int8_t *x, int8_t planes[5][32]);
+
 // Pack n trits (each -1, 0 or +1) into ceil(n/5) bytes; unpack the reverse. Values outside
 // {-1,0,+1} are clamped by sign.
 void ternary_pack_row(const int8_t *trits, uint32_t n, uint8_t *out);

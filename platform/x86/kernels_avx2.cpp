@@ -165,37 +165,12 @@ float quantize_act_avx2(const float *x, uint32_t n, int8_t *q) {
 
 // ---- ternary GEMV, fused decode (one token, tensor/row scale) -----------------------------------
 
-struct TernaryShape {
-    uint32_t nfull;  // whole 160-weight blocks
-    uint32_t base;   // first tail weight (160 * nfull)
-    uint32_t rest;   // tail weights
-    uint32_t bytes;  // tail bytes B = ceil(rest/5)
-};
-
-TernaryShape ternary_shape(uint32_t cols) {
-    TernaryShape s;
-    s.nfull = cols / kTernaryBlockWeights;
-    s.base = s.nfull * kTernaryBlockWeights;
-    s.rest = cols - s.base;
-    s.bytes = (s.rest + 4) / 5;
-    return s;
-}
 
 // Can a 32-byte load at byte `offset` of row r stay inside the tensor (which ends with the last
 // row's packed bytes, not a whole row_bytes stride)?
 inline bool load32_inside(const WeightView *w, uint32_t r, uint32_t offset) {
     const uint64_t end = (uint64_t)(w->rows - 1) * w->row_bytes + ternary_packed_bytes(w->cols);
     return (uint64_t)r * w->row_bytes + offset + 32 <= end;
-}
-
-// Activations of the 5 tail planes: tail[k][j] = x[base + B*k + j] for tail weights, else 0.
-void gather_tail(const TernaryShape &s, const int8_t *x, int8_t tail[5][32]) {
-    memset(tail, 0, 5 * 32);
-    for (uint32_t k = 0; k < 5; k++)
-        for (uint32_t j = 0; j < s.bytes; j++) {
-            const uint32_t e = s.bytes * k + j;
-            if (e < s.rest) tail[k][j] = x[s.base + e];
-        }
 }
 
 // Exact sum over the row of w*x for NR rows r0.. (int32 each).
@@ -258,7 +233,7 @@ void matmul_ternary_gemv(const WeightView *w, const int8_t *x, float x_scale, ui
                          float *y) {
     const TernaryShape s = ternary_shape(w->cols);
     alignas(32) int8_t tail[5][32];
-    if (s.rest) gather_tail(s, x, tail);
+    if (s.rest) ternary_tail_planes(s, x, tail);
     uint32_t r = row_begin;
     int32_t acc[kGemvRows];
     for (; r + kGemvRows <= row_end; r += kGemvRows) {

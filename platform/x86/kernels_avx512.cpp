@@ -137,29 +137,6 @@ float quantize_act_avx512(const float *x, uint32_t n, int8_t *q) {
 
 // ---- ternary GEMV, fused (one token, tensor/row scale) ------------------------------------------
 
-struct TernaryShape {
-    uint32_t nfull, base, rest, bytes;  // whole blocks, first tail weight, tail weights, tail bytes
-};
-
-TernaryShape ternary_shape(uint32_t cols) {
-    TernaryShape s;
-    s.nfull = cols / kTernaryBlockWeights;
-    s.base = s.nfull * kTernaryBlockWeights;
-    s.rest = cols - s.base;
-    s.bytes = (s.rest + 4) / 5;
-    return s;
-}
-
-// Activations of the 5 tail planes: tail[k][j] = x[base + B*k + j] for tail weights, else 0 (so the
-// tail is one more block: zero activations cancel the lanes past the tail).
-void gather_tail(const TernaryShape &s, const int8_t *x, int8_t tail[5][32]) {
-    memset(tail, 0, 5 * 32);
-    for (uint32_t k = 0; k < 5; k++)
-        for (uint32_t j = 0; j < s.bytes; j++) {
-            const uint32_t e = s.bytes * k + j;
-            if (e < s.rest) tail[k][j] = x[s.base + e];
-        }
-}
 
 // 2P rows at once: rows[2p] in the low 256 bits of pair p, rows[2p+1] in the high (may repeat a row).
 // One accumulator pair (A, B) per zmm over all five planes: a block issues 10P vpdpbusd into 2P chains
@@ -234,7 +211,7 @@ void matmul_ternary_gemv(const WeightView *w, const int8_t *x, float x_scale, ui
                          float *y) {
     const TernaryShape s = ternary_shape(w->cols);
     alignas(32) int8_t tail[5][32];
-    if (s.rest) gather_tail(s, x, tail);
+    if (s.rest) ternary_tail_planes(s, x, tail);
     const int32_t xsum = sum_i8(x, w->cols);
     using PassFn = void (*)(const WeightView *, const uint32_t *, const int8_t *, const TernaryShape &, const int8_t[5][32], int32_t *);
     static const PassFn kPass[kGemvPairs] = {gemv_ternary_pairs<1>, gemv_ternary_pairs<2>, gemv_ternary_pairs<3>,
