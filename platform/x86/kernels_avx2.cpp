@@ -26,6 +26,8 @@
 // - Activation quantizer: max over |x| bit patterns with max_epu32, then x*(127/amax) rounded with
 //   round_ps (nearest even = det_rne), clamped with NaN-propagating min/max and NaN lanes zeroed:
 //   the same q as quantize_act_int8_ref for every input, including NaN/inf/tiny amax.
+// - Attention's weighted rows (float): 8 lanes, up to eight add chains, maskload tails; mul then add
+//   in the scalar loop's order (no FMA), so the bits are the portable loop's.
 // Nothing here reads outside a row range of the tensor or outside x: partial loads go through
 // zero-padded copies (rows short of 32 bytes at the end of the tensor, the last activation chunk).
 //

@@ -11,9 +11,10 @@
 //       256 * sum_k d_k*x_k = 3 * sum_k t_k*x_k - sum_k t_{k+1}*x_k
 //   and both sums are u8 x s8 dot products: vpdpbusd, which (unlike maddubs) does not saturate. Per
 //   32-byte block: 5 t updates (2 byte adds each) and 10 vpdpbusd; two rows share one zmm (row a in
-//   the low 256 bits, row b in the high), the activation plane is broadcast to both halves. Per-lane
-//   sums stay multiples of 256, so the final >> 8 is exact; sum(w*x) = sum(d*x) - sum(x).
-//   Tails use masked loads (no over-read, no gathered copies).
+//   the low 256 bits, row b in the high), the activation plane is broadcast to both halves, and a pass
+//   takes 8 rows (see gemv_ternary_pairs). Per-lane sums stay multiples of 256, so the final >> 8 is
+//   exact; sum(w*x) = sum(d*x) - sum(x). The tail block's bytes are a masked load (no over-read);
+//   its activations are gathered once per call into zero-padded planes (ternary_tail_planes).
 // - Prefill (several tokens), group scales, binary and int8: each row is decoded once into bytes d in
 //   natural order (ternary d = w+1, binary d = 2*bit, int8 d = w+128) in an L1 buffer, then a 4-row x
 //   4-token register tile of vpdpbusd(d, x) with masked activation loads at group/row ends, and the
@@ -23,11 +24,10 @@
 //   (XNOR-popcount, the planned binary-activation mode); with int8 activations a bit-serial popcount
 //   needs ~16 ops per 64 weights against 2 here, so this table does not require it.
 // - Activation quantizer: as kernels_avx2.cpp, 16 lanes, masked tails.
-// Not yet measured: the development VM this was written on has no AVX-512 (AMD Zen 3), so this table
-// was checked only through the SIMDe emulation test there; bench it where the CPU has VNNI
-// (bitlm_run bench --kernels avx512). Expected GEMV cost: per 32-byte block of each of two rows
-// sharing a zmm, 10 byte adds + 10 vpdpbusd + an insert = ~2.1 ops per 32 weights, against ~7.6 for
-// AVX2 (kernels_avx2.cpp).
+// - Attention's weighted rows (float): 16 lanes, up to four add chains, masked tails; mul then add.
+// Measured (AMD EPYC with AVX-512 VNNI, 2 vCPUs, noisy; README "Measurements" has the model figures):
+// GEMV 55-70 G weights/s per core with the matrix in L2, ~45 G from L3/DRAM on one core and ~80 G on
+// two; the prefill tile 120-160 G weight-tokens/s (4x4 tile, ~50-75% of one vpdpbusd per cycle).
 #ifndef BITLM_X86_INTRINSICS_INCLUDED  // defined by the SIMDe emulation test, which brings its own
 #include <immintrin.h>
 #endif
