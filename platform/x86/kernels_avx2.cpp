@@ -366,6 +366,21 @@ const DotTileFn kDotTile[kTileRows][kTileTokens] = {
     {dot_tile<4, 1>, dot_tile<4, 2>},
 };
 
+// The outputs of a full tile with tensor/row scales: y[t*y_stride + r] = dequant_dot(acc[r][t] - xsum[t],
+// row_scale[r], x_scale[t]), all 8 at once. cvtdq2ps and mulps round exactly as the scalar conversion
+// and products: the same bits.
+inline void store_tile(const int32_t acc[][kTileTokens], const int32_t *xsum, const float *row_scale, const float *x_scale,
+                       float *y, uint32_t y_stride) {
+    const __m256i by_token = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // lane 4t+r <- acc[r][t]
+    const __m256i a = _mm256_permutevar8x32_epi32(loadu(acc), by_token);
+    const __m256i xs = _mm256_setr_epi32(xsum[0], xsum[0], xsum[0], xsum[0], xsum[1], xsum[1], xsum[1], xsum[1]);
+    const __m256 rs = _mm256_broadcast_ps((const __m128 *)row_scale);
+    const __m256 ts = _mm256_setr_ps(x_scale[0], x_scale[0], x_scale[0], x_scale[0], x_scale[1], x_scale[1], x_scale[1], x_scale[1]);
+    const __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(a, xs)), rs), ts);
+    _mm_storeu_ps(y, _mm256_castps256_ps128(v));
+    _mm_storeu_ps(y + y_stride, _mm256_extractf128_ps(v, 1));
+}
+
 constexpr uint32_t kDigitBufBytes = 64 * 1024;
 constexpr uint32_t kXSumCap = 2048;  // per-token, per-group activation sums kept at once
 

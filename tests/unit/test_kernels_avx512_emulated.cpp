@@ -91,6 +91,18 @@ inline void bitlm_emu_mask_storeu_ps(float *p, uint32_t k, simde__m512 a) {
 }
 #define _mm512_mask_storeu_ps(p, k, a) bitlm_emu_mask_storeu_ps((p), (uint32_t)(k), (a))
 #endif
+#ifndef _mm512_cvtepi32_ps
+inline simde__m512 bitlm_emu_cvtepi32_ps(simde__m512i a) {
+    int32_t d[16];
+    float f[16];
+    std::memcpy(d, &a, sizeof d);
+    for (int i = 0; i < 16; i++) f[i] = (float)d[i];  // round to nearest, as cvtdq2ps under the default MXCSR
+    simde__m512 v;
+    std::memcpy(&v, f, sizeof v);
+    return v;
+}
+#define _mm512_cvtepi32_ps(a) bitlm_emu_cvtepi32_ps(a)
+#endif
 // Byte adds wrap mod 256 in hardware; SIMDe's portable version adds as signed char, which UBSan
 // reports (check-sanitize). The kernels rely on the wrap (t*3 mod 256), so emulate it in unsigned.
 template <class V>
