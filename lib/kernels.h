@@ -30,6 +30,12 @@ struct bitlm_kernels {
     // every product rounded to float and added in j order (no fused multiply-add), so any vector width
     // gives the bits of that scalar loop. Optional: NULL uses the portable loop in lib/model/forward.cpp.
     void (*weighted_rows)(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t width, float *out);
+
+    // Softmax and SwiGLU on wider lanes: x[i] = det_expf(x[i] - shift), and x[i] = det_silu(gate[i]) *
+    // x[i], for i < n: the bits of those scalar functions for every input (lib/core/detmath_lanes.h).
+    // Optional: NULL uses lib/core/detmath's det_expf_shifted / det_silu_mul (four lanes or one).
+    void (*expf_shifted)(float *x, uint32_t n, float shift);
+    void (*silu_mul)(const float *gate, float *x, uint32_t n);
 };
 
 // The table this build uses when bitlm_open_options.kernels is NULL (defined by platform/): the

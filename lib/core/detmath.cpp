@@ -5,6 +5,7 @@
 // the answers do not depend on a target's flush-to-zero / denormals-are-zero setting either.
 #include "core/detmath.h"
 #include "core/bytes.h"
+#include "core/detmath_lanes.h"
 
 namespace bitlm {
 
@@ -120,18 +121,7 @@ float det_rsqrtf(float x) { return 1.0f / det_sqrtf(x); }
 // product with k is exact and a lo part), e^r from a rational form with a degree-2 minimax polynomial
 // in r^2 (max error < 1 ulp), then e^x = e^r * 2^k with subnormal results rounded in integer code.
 
-// The constants of det_expf, shared by its four-lane form below.
-namespace expc {
-constexpr float ln2hi = 6.9314575195e-01f;   // 0x3f317200: 15 significant bits, so k*ln2hi is exact
-constexpr float ln2lo = 1.4286067653e-06f;   // 0x35bfbe8e: ln2 - ln2hi
-constexpr float invln2 = 1.4426950216e+00f;  // 0x3fb8aa3b
-// |r*(e^r+1)/(e^r-1) - (2 + P1 r^2 + P2 r^4)| < 2^-27.74 on [-0.34568, 0.34568]
-constexpr float P1 = 1.6666625440e-01f;   //  0xaaaa8f.0p-26
-constexpr float P2 = -2.7667332906e-03f;  // -0xb55215.0p-32
-constexpr uint32_t kOverflowMag = 0x42b17218u;   // x >= 88.722839f: +inf
-constexpr uint32_t kUnderflowMag = 0x42cff1b5u;  // x <= -103.972084f: 0 (below 2^-150)
-constexpr uint32_t kTinyMag = 0x39000000u;       // |x| <= 2^-14: e^x = 1 + x to within 1 ulp
-}  // namespace expc
+// The constants: expc in core/detmath_lanes.h, shared with the lane versions there.
 
 float det_expf(float x) {
     using namespace expc;
@@ -154,87 +144,20 @@ float det_expf(float x) {
     return k == 0 ? y : scale_pow2(y, k);
 }
 
-// det_expf on four lanes: the same operations, with every branch of det_expf computed on every lane
-// and picked by masks (GCC vector extensions: SSE2 on x86-64, NEON on AArch64). A subnormal result
-// comes from (y * 2^(k+64)) * 2^-64: the first product is exact, the second rounds once, to nearest
-// even, as scale_pow2's integer code does. tests/unit/test_detmath.cpp compares it with det_expf.
+// The lane forms (core/detmath_lanes.h) on four lanes where GCC's vector extensions map to IEEE float
+// SIMD: SSE2 on x86-64, NEON on AArch64; one value at a time elsewhere. tests/unit/test_detmath.cpp
+// compares them with det_expf and det_silu.
 #if defined(__GNUC__) && (defined(__SSE2__) || defined(__aarch64__))
-#define BITLM_EXPF_LANES 1
-typedef float f32x4 __attribute__((vector_size(16)));
-typedef int32_t i32x4 __attribute__((vector_size(16)));
-typedef uint32_t u32x4 __attribute__((vector_size(16)));
-
-inline f32x4 as_f32(u32x4 v) { f32x4 r; __builtin_memcpy(&r, &v, 16); return r; }
-inline u32x4 as_u32(f32x4 v) { u32x4 r; __builtin_memcpy(&r, &v, 16); return r; }
-
-f32x4 expf_lanes(f32x4 x) {
-    using namespace expc;
-    const u32x4 bits = as_u32(x), mag = bits & 0x7fffffffu;
-    const i32x4 nan = mag > 0x7f800000u;
-    const i32x4 negative = (bits >> 31) != 0u;
-    const i32x4 overflow = ~negative & (mag >= kOverflowMag);
-    const i32x4 underflow = negative & (mag >= kUnderflowMag);
-    const i32x4 tiny = mag <= kTinyMag;
-    const i32x4 main = ~(nan | overflow | underflow | tiny);
-    const f32x4 one = {1.0f, 1.0f, 1.0f, 1.0f};
-    const f32x4 xm = main ? x : one;  // other lanes: a harmless value for the conversions below
-
-    const f32x4 v = xm * invln2;
-    const u32x4 vb = as_u32(v);
-    const f32x4 r_abs = (as_f32(vb & 0x7fffffffu) + 8388608.0f) - 8388608.0f;  // det_rne, |v| < 2^23
-    const i32x4 k = __builtin_convertvector(as_f32(as_u32(r_abs) | (vb & 0x80000000u)), i32x4);
-    const f32x4 kf = __builtin_convertvector(k, f32x4);
-    const f32x4 hi = xm - kf * ln2hi;
-    const f32x4 lo = kf * ln2lo;
-    const f32x4 r = hi - lo;
-    const f32x4 rr = r * r;
-    const f32x4 c = r - rr * (P1 + rr * P2);
-    const f32x4 y = 1.0f + ((r * c / (2.0f - c) - lo) + hi);
-
-    const u32x4 yb = as_u32(y);
-    const i32x4 e = (i32x4)(yb >> 23) + k;
-    const f32x4 normal = as_f32(yb + ((u32x4)k << 23));
-    const f32x4 subnormal = (y * as_f32((u32x4)(k + 64 + 127) << 23)) * 5.42101086e-20f;  // 2^-64
-    const f32x4 inf = as_f32(bits - bits + 0x7f800000u);
-    f32x4 out = e >= 1 ? normal : subnormal;
-    out = e >= 255 ? inf : out;
-    out = k == 0 ? y : out;
-    out = tiny ? 1.0f + x : out;
-    out = underflow ? one - one : out;
-    out = overflow ? inf : out;
-    return nan ? as_f32(bits | 0x00400000u) : out;
-}
-#endif
-
+void det_expf_shifted(float *x, uint32_t n, float shift) { expf_shifted_lanes<4>(x, n, shift); }
+void det_silu_mul(const float *gate, float *x, uint32_t n) { silu_mul_lanes<4>(gate, x, n); }
+#else
 void det_expf_shifted(float *x, uint32_t n, float shift) {
-    uint32_t i = 0;
-#ifdef BITLM_EXPF_LANES
-    for (; i + 4 <= n; i += 4) {
-        f32x4 v;
-        __builtin_memcpy(&v, x + i, 16);
-        v = expf_lanes(v - shift);
-        __builtin_memcpy(x + i, &v, 16);
-    }
-#endif
-    for (; i < n; i++) x[i] = det_expf(x[i] - shift);
+    for (uint32_t i = 0; i < n; i++) x[i] = det_expf(x[i] - shift);
 }
-
 void det_silu_mul(const float *gate, float *x, uint32_t n) {
-    uint32_t i = 0;
-#ifdef BITLM_EXPF_LANES
-    for (; i + 4 <= n; i += 4) {
-        f32x4 g, v;
-        __builtin_memcpy(&g, gate + i, 16);
-        __builtin_memcpy(&v, x + i, 16);
-        const f32x4 silu = g / (1.0f + expf_lanes(-g));
-        const i32x4 minus_inf = as_u32(g) == (kSignMask | kInfBits);
-        const f32x4 minus_zero = {-0.0f, -0.0f, -0.0f, -0.0f};
-        v = (minus_inf ? minus_zero : silu) * v;  // det_silu(-inf) = -0, not -inf/inf
-        __builtin_memcpy(x + i, &v, 16);
-    }
-#endif
-    for (; i < n; i++) x[i] = det_silu(gate[i]) * x[i];
+    for (uint32_t i = 0; i < n; i++) x[i] = det_silu(gate[i]) * x[i];
 }
+#endif
 
 // ---------------------------------------------------------------------------------------------------
 // log (after the fdlibm/musl logf): x = 2^k * m with m in [sqrt(2)/2, sqrt(2)), f = m - 1,

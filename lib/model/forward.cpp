@@ -175,7 +175,11 @@ void attention_task(void *arg, uint32_t h) {
             scores[s] = scores[s] * scale;
             if (scores[s] > max) max = scores[s];
         }
-        det_expf_shifted(scores, pos + 1, max);  // det_expf(score - max), four lanes at a time
+        if (m->kernels->expf_shifted) {  // det_expf(score - max): the table's lanes, or four at a time
+            m->kernels->expf_shifted(scores, pos + 1, max);
+        } else {
+            det_expf_shifted(scores, pos + 1, max);
+        }
         float sum = 0.0f;
         for (uint32_t s = 0; s <= pos; s++) sum += scores[s];
         for (uint32_t s = 0; s <= pos; s++) scores[s] = scores[s] / sum;
@@ -230,7 +234,11 @@ void ffn_block(bitlm_model *m, const LayerWeights &L, uint32_t n) {
     project(m, L.w_up, m->xn, n, m->hidden, f);
     if (c.ffn_kind == BITLM_FFN_SWIGLU) {
         project(m, L.w_gate, m->xn, n, m->gate, f);
-        det_silu_mul(m->gate, m->hidden, n * f);  // silu(gate) * up, four lanes at a time
+        if (m->kernels->silu_mul) {  // silu(gate) * up: the table's lanes, or four at a time
+            m->kernels->silu_mul(m->gate, m->hidden, n * f);
+        } else {
+            det_silu_mul(m->gate, m->hidden, n * f);
+        }
     } else {  // ReLU^2
         for (uint32_t i = 0; i < n * f; i++) {
             const float u = m->hidden[i] > 0.0f ? m->hidden[i] : 0.0f;

@@ -48,6 +48,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/detmath_lanes.h"
 #include "core/fp16.h"
 #include "quant/quantize.h"
 #include "tensor/dequant.h"
@@ -494,7 +495,12 @@ void matmul_f16_avx2(const WeightView *w, const float *x, uint32_t n_tok, uint32
     reference()->matmul_f16(w, x, n_tok, row_begin, row_end, y, y_stride);
 }
 
-const bitlm_kernels kAvx2 = {"avx2", quantize_act_avx2, matmul_q8_avx2, matmul_f16_avx2, weighted_rows_avx2};
+// Softmax and SwiGLU: detmath_lanes.h's forms on 8 lanes (this file's own copy, AVX2 code).
+void expf_shifted_avx2(float *x, uint32_t n, float shift) { expf_shifted_lanes<8>(x, n, shift); }
+void silu_mul_avx2(const float *gate, float *x, uint32_t n) { silu_mul_lanes<8>(gate, x, n); }
+
+const bitlm_kernels kAvx2 = {"avx2", quantize_act_avx2, matmul_q8_avx2, matmul_f16_avx2, weighted_rows_avx2,
+                             expf_shifted_avx2, silu_mul_avx2};
 
 }  // namespace
 

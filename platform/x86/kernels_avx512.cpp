@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/detmath_lanes.h"
 #include "core/fp16.h"
 #include "quant/quantize.h"
 #include "tensor/dequant.h"
@@ -406,8 +407,12 @@ void matmul_f16_avx512(const WeightView *w, const float *x, uint32_t n_tok, uint
     reference()->matmul_f16(w, x, n_tok, row_begin, row_end, y, y_stride);
 }
 
+// Softmax and SwiGLU: detmath_lanes.h's forms on 16 lanes (this file's own copy, AVX-512 code).
+void expf_shifted_avx512(float *x, uint32_t n, float shift) { expf_shifted_lanes<16>(x, n, shift); }
+void silu_mul_avx512(const float *gate, float *x, uint32_t n) { silu_mul_lanes<16>(gate, x, n); }
+
 const bitlm_kernels kAvx512 = {"avx512", quantize_act_avx512, matmul_q8_avx512, matmul_f16_avx512,
-                               weighted_rows_avx512};
+                               weighted_rows_avx512, expf_shifted_avx512, silu_mul_avx512};
 
 }  // namespace
 

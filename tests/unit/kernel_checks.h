@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "check.h"
+#include "core/detmath.h"
 #include "core/fp16.h"
 #include "kernels.h"
 #include "quant/quantize.h"
@@ -185,6 +186,41 @@ inline void check_weighted_rows(const bitlm_kernels *k, std::mt19937 &rng) {
             }
 }
 
+// expf_shifted and silu_mul (optional) against det_expf(x - shift) and det_silu(g) * x, bit for bit:
+// every 4093rd float bit pattern (~1M, NaNs and infinities included), every 7th float whose exp is
+// subnormal, det_expf's branch edges, two shifts, and lengths off every lane count (the scalar tail).
+inline void check_float_lanes(const bitlm_kernels *k) {
+    if (!k->expf_shifted && !k->silu_mul) return;
+    auto of = [](uint32_t b) { float f; std::memcpy(&f, &b, 4); return f; };
+    std::vector<float> xs;
+    for (uint64_t b = 0; b <= 0xffffffffull; b += 4093) xs.push_back(of((uint32_t)b));
+    for (uint32_t b = 0xc2aeac4fu; b <= 0xc2cff1b6u; b += 7) xs.push_back(of(b));
+    for (uint32_t b : {0u, 0x80000000u, 0x39000000u, 0x39000001u, 0xb9000000u, 0xb9000001u, 0x42b17217u, 0x42b17218u,
+                       0xc2cff1b4u, 0xc2cff1b5u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc00001u, 0x7f800001u, 1u,
+                       0x80000001u})
+        xs.push_back(of(b));
+    if (k->expf_shifted) {
+        uint64_t differ = 0;
+        for (float shift : {0.0f, 3.5f})
+            for (uint32_t n : {(uint32_t)xs.size(), 1u, 7u, 15u, 17u, 33u}) {
+                std::vector<float> got(xs.begin(), xs.begin() + n);
+                k->expf_shifted(got.data(), n, shift);
+                for (uint32_t i = 0; i < n; i++) differ += !same_bits(got[i], det_expf(xs[i] - shift));
+            }
+        CHECK_MSG(differ == 0, "%s expf_shifted: %llu of %zu differ from det_expf", k->name, (unsigned long long)differ, xs.size());
+    }
+    if (k->silu_mul) {
+        uint64_t differ = 0;
+        for (float up : {1.0f, 0.75f, -3.0f})
+            for (uint32_t n : {(uint32_t)xs.size(), 1u, 7u, 15u, 17u, 33u}) {
+                std::vector<float> x(n, up);
+                k->silu_mul(xs.data(), x.data(), n);
+                for (uint32_t i = 0; i < n; i++) differ += !same_bits(x[i], det_silu(xs[i]) * up);
+            }
+        CHECK_MSG(differ == 0, "%s silu_mul: %llu of %zu differ from det_silu", k->name, (unsigned long long)differ, xs.size());
+    }
+}
+
 inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
     std::mt19937 rng(1234);
     const uint32_t sizes[] = {1, 5, 8, 31, 32, 33, 63, 64, 65, 159, 160, 161, 255, 320, 1000, 2304};
@@ -231,6 +267,7 @@ inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
 
     check_quantizer(k, rng);
     check_weighted_rows(k, rng);
+    check_float_lanes(k);
 
     // F16 matmul against a plain fp32 loop in column order.
     std::uniform_real_distribution<float> u(-3.0f, 3.0f);
