@@ -1106,7 +1106,8 @@ void matmul_f16_reference(const WeightView *w, const float *x, uint32_t n_tok, u
     bitlm_reference_kernels()->matmul_f16(w, x, n_tok, row_begin, row_end, y, y_stride);
 }
 
-const bitlm_kernels kDsp = {"cm-dsp", quantize_act_int8_fpu, matmul_q8_dsp, matmul_f16_reference, nullptr, nullptr, nullptr};
+const bitlm_kernels kDsp = {"cm-dsp", quantize_act_int8_fpu, matmul_q8_dsp, matmul_f16_reference,
+                            nullptr, nullptr, nullptr};  // the optional float kernels: the portable ones
 
 }  // namespace
 

@@ -103,7 +103,8 @@ void matmul_f16_reference(const WeightView *w, const float *x, uint32_t n_tok, u
     }
 }
 
-const bitlm_kernels kReference = {"generic", quantize_act_int8_ref, matmul_q8_reference, matmul_f16_reference, nullptr, nullptr, nullptr};
+const bitlm_kernels kReference = {"generic", quantize_act_int8_ref, matmul_q8_reference, matmul_f16_reference,
+                                  nullptr, nullptr, nullptr};  // the optional float kernels: the portable ones
 
 }  // namespace
 }  // namespace bitlm

@@ -80,8 +80,10 @@ inline bool same_bits(float a, float b) { return float_bits(a) == float_bits(b);
 
 inline void check_q8(const bitlm_kernels *k, bool against_naive, DType dtype, ScaleKind kind, uint32_t rows, uint32_t cols,
                      uint32_t group, uint32_t n_tok, std::mt19937 &rng, Fill fill = Fill::Random,
-                     const float *scales_override = nullptr) {
+                     const float *scales_override = nullptr, const std::vector<uint16_t> *weight_scales = nullptr) {
     Matrix m = make_matrix(dtype, kind, rows, cols, group, rng, fill);
+    if (weight_scales)  // fp16 weight scales taken in turn from the list (inf, NaN, subnormal, ...)
+        for (size_t i = 0; i < m.scales.size(); i++) m.scales[i] = (*weight_scales)[i % weight_scales->size()];
     // Exactly n_tok*cols activations: a kernel reading past the last token fails under ASan.
     std::vector<int8_t> x((size_t)n_tok * cols);
     std::uniform_int_distribution<int> xi(-127, 127);
@@ -264,6 +266,16 @@ inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
     check_q8(k, against_naive, DType::Int8, ScaleKind::Row, 5, 333, 0, 4, rng, Fill::Random, odd_scales);
     for (uint32_t t = 0; t < 4; t++)
         check_q8(k, against_naive, DType::Ternary, ScaleKind::Row, 5, 333, 0, 1, rng, Fill::Random, odd_scales + t);
+    // fp16 weight scales that are infinite, NaN (quiet, signalling, with payloads), subnormal, signed
+    // zeros, the largest: a vector fp16 conversion must give f16_to_f32's bits for every one.
+    const std::vector<uint16_t> odd_w = {0x7c00, 0xfc00, 0x7e00, 0x7c01, 0xfd55, 0x0001, 0x83ff, 0x8000, 0x0000,
+                                         0x3c00, 0x7bff, 0x3555};
+    for (ScaleKind kind : {ScaleKind::Row, ScaleKind::Tensor})
+        for (uint32_t nt : {1u, 4u, 5u})
+            for (uint32_t rows : {1u, 13u, 70u}) {
+                check_q8(k, against_naive, DType::Ternary, kind, rows, 333, 0, nt, rng, Fill::Random, nullptr, &odd_w);
+                check_q8(k, against_naive, DType::Binary, kind, rows, 333, 0, nt, rng, Fill::Random, nullptr, &odd_w);
+            }
 
     check_quantizer(k, rng);
     check_weighted_rows(k, rng);
