@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench.sh — `make bench`: prefill and decode tokens/s of a random-weight bench-180m artifact
 # (BENCHMARKS.md) for every kernel path this build and CPU have (bitlm_run --kernels NAME) at 1 and
-# 2 threads, as one table; then the emulated targets (AArch64/ARMv7 NEON, Cortex-M) in instructions
-# per generated token, then CPU training throughput (tools/bench_train.sh). The generic (portable reference) rows are slow: minutes at bench-180m.
+# 2 threads, as one table; then the kernels alone (test_kernels --bench); then the emulated targets
+# (AArch64/ARMv7 NEON, Cortex-M) in instructions per generated token, then CPU training throughput
+# (tools/bench_train.sh). The generic (portable reference) rows are slow: minutes at bench-180m.
 # Knobs: PRESET (bench-180m), PROMPT (128), DECODE (32), REPEAT (3), THREADS ("1 2"),
 #        KERNELS (default: every path, e.g. "generic avx2 avx512").
 set -euo pipefail
@@ -26,6 +27,10 @@ for k in $KERNELS; do
         printf '%-10s %-8s %14s %14s %14s\n' "$(get kernels)" "$t" "$(get prefill_tok_s)" "$(get decode_tok_s)" "$(get arena_bytes)"
     done
 done
+
+# The kernels alone (one thread, the bench-180m matrix shapes).
+echo
+"$BUILD/tests/test_kernels" --bench
 
 # Emulated targets: exact instructions per generated token (QEMU plugin), mcu-260k shape.
 echo

@@ -25,9 +25,9 @@
 //   needs ~16 ops per 64 weights against 2 here, so this table does not require it.
 // - Activation quantizer: as kernels_avx2.cpp, 16 lanes, masked tails.
 // - Attention's weighted rows (float): 16 lanes, up to four add chains, masked tails; mul then add.
-// Measured (AMD EPYC with AVX-512 VNNI, 2 vCPUs, noisy; README "Measurements" has the model figures):
-// GEMV 55-70 G weights/s per core with the matrix in L2, ~45 G from L3/DRAM on one core and ~80 G on
-// two; the prefill tile 120-160 G weight-tokens/s (4x4 tile, ~50-75% of one vpdpbusd per cycle).
+// Measured (`test_kernels --bench`, AMD EPYC with AVX-512 VNNI, one thread, noisy; README
+// "Measurements" has the model figures): GEMV 64-79 G weights/s in cache, 57-61 G over a 30 MB stack
+// (~80 G on two threads); GEMM at 128 tokens 170-197 G weight-tokens/s (~65-75% of one vpdpbusd a cycle).
 #ifndef BITLM_X86_INTRINSICS_INCLUDED  // defined by the SIMDe emulation test, which brings its own
 #include <immintrin.h>
 #endif
