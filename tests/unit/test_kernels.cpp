@@ -3,9 +3,9 @@
 // awkward sizes and edge cases (tests/unit/kernel_checks.h).
 //   test_kernels --bench   G weight-tokens/s of each table's ternary matmul, one thread, on the
 //                          bench-180m matrix shapes: in cache (one matrix) and streamed (a stack of 64)
-#include <chrono>
 #include <cstdio>
 
+#include "best_time.h"
 #include "kernel_checks.h"
 
 namespace {
@@ -21,14 +21,11 @@ double bench_matmul(const bitlm_kernels *k, uint32_t rows, uint32_t cols, uint32
     std::uniform_int_distribution<int> xi(-127, 127);
     for (auto &v : x) v = (int8_t)xi(rng);
     std::vector<float> xs(n_tok, 0.01f), y((size_t)n_tok * rows);
-    double best = 1e30, spent = 0;
-    for (int rep = 0; rep < 1000 && (rep < 6 || spent < 0.5); rep++) {
-        const auto start = std::chrono::steady_clock::now();
-        for (const Matrix &m : mats) k->matmul_q8(&m.view, x.data(), xs.data(), n_tok, 0, rows, y.data(), rows);
-        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (rep > 0) best = std::min(best, t);  // the first run warms the caches
-        spent += t;
-    }
+    const double best = timing::best_seconds(
+        [&] {
+            for (const Matrix &m : mats) k->matmul_q8(&m.view, x.data(), xs.data(), n_tok, 0, rows, y.data(), rows);
+        },
+        5, 0.5);
     return (double)rows * cols * n_tok * stack / best * 1e-9;
 }
 

@@ -3,7 +3,6 @@
 // integer sums, NaN in a write-only C, and the same bits whatever the thread count.
 //   test_train_gemm          the checks (a few seconds)
 //   test_train_gemm --bench  GFLOP/s of each kernel and thread count on the training shapes
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +24,7 @@
 #define HAVE_EMULATED_AVX512 1
 #endif
 
+#include "best_time.h"
 #include "check.h"
 #include "host/thread_pool.h"
 #include "train/backend.h"
@@ -348,15 +348,12 @@ void bench() {
         std::vector<float> c = p.c_init;
         for (const Candidate &cand : cands) {
             const TrainBackend *b = cand.cpu->backend();
-            double best = 1e30, spent = 0;
-            for (int rep = 0; rep < 400 && (rep < 7 || spent < 0.6); rep++) {
-                const auto start = std::chrono::steady_clock::now();
-                b->gemm(b->ctx, p.trans_a, p.trans_b, p.m, p.n, p.k, p.a.data(), p.lda, p.b.data(), p.ldb, 0.0f,
-                        c.data(), p.ldc);
-                const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                if (rep > 0) best = std::min(best, t);  // the first run warms caches and scratch
-                spent += t;
-            }
+            const double best = timing::best_seconds(
+                [&] {
+                    b->gemm(b->ctx, p.trans_a, p.trans_b, p.m, p.n, p.k, p.a.data(), p.lda, p.b.data(), p.ldb, 0.0f,
+                            c.data(), p.ldc);
+                },
+                6, 0.6, 400);
             std::printf(" %13.1f", 2.0 * s.m * s.n * s.k / best * 1e-9);
             std::fflush(stdout);
         }
