@@ -45,7 +45,6 @@ uint8_t ternary_encode5(const int8_t t[5]) {
     return encode_digits(d);
 }
 
-// Precondition i < n (positions past n would name padding digits of the tail, or bytes past the row).
 TernaryShape ternary_shape(uint32_t n) {
     TernaryShape s;
     s.nfull = n / kTernaryBlockWeights;
@@ -63,40 +62,34 @@ void ternary_tail_planes(const TernaryShape &s, const int8_t *x, int8_t planes[5
         }
 }
 
+// Precondition i < n (positions past n would name padding digits of the tail, or bytes past the row).
 void ternary_locate(uint32_t n, uint32_t i, uint32_t *byte_index, uint32_t *digit) {
-    const uint32_t full = n / kTernaryBlockWeights;
-    const uint32_t block = i / kTernaryBlockWeights;
-    if (block < full) {
+    const TernaryShape s = ternary_shape(n);
+    if (i < s.base) {
         const uint32_t w = i % kTernaryBlockWeights;
-        *byte_index = block * kTernaryBlockBytes + w % kTernaryBlockBytes;
+        *byte_index = i / kTernaryBlockWeights * kTernaryBlockBytes + w % kTernaryBlockBytes;
         *digit = w / kTernaryBlockBytes;
-    } else {
-        const uint32_t r = n - full * kTernaryBlockWeights;
-        const uint32_t stride = (r + 4) / 5;  // B = ceil(r/5) bytes in the tail block
-        const uint32_t t = i - full * kTernaryBlockWeights;
-        *byte_index = full * kTernaryBlockBytes + t % stride;
-        *digit = t / stride;
+    } else {  // the tail block: B = s.bytes bytes, digit k of byte j is tail weight B*k + j
+        const uint32_t t = i - s.base;
+        *byte_index = s.nfull * kTernaryBlockBytes + t % s.bytes;
+        *digit = t / s.bytes;
     }
 }
 
 void ternary_pack_row(const int8_t *trits, uint32_t n, uint8_t *out) {
-    const uint32_t full = n / kTernaryBlockWeights;
-    for (uint32_t b = 0; b < full; b++)
+    const TernaryShape s = ternary_shape(n);
+    for (uint32_t b = 0; b < s.nfull; b++)
         pack_block(trits + b * kTernaryBlockWeights, kTernaryBlockWeights, kTernaryBlockBytes,
                    out + b * kTernaryBlockBytes);
-    const uint32_t r = n - full * kTernaryBlockWeights;
-    if (r != 0)
-        pack_block(trits + full * kTernaryBlockWeights, r, (r + 4) / 5, out + full * kTernaryBlockBytes);
+    if (s.rest != 0) pack_block(trits + s.base, s.rest, s.bytes, out + s.nfull * kTernaryBlockBytes);
 }
 
 void ternary_unpack_row(const uint8_t *in, uint32_t n, int8_t *trits) {
-    const uint32_t full = n / kTernaryBlockWeights;
-    for (uint32_t b = 0; b < full; b++)
+    const TernaryShape s = ternary_shape(n);
+    for (uint32_t b = 0; b < s.nfull; b++)
         unpack_block(in + b * kTernaryBlockBytes, kTernaryBlockWeights, kTernaryBlockBytes,
                      trits + b * kTernaryBlockWeights);
-    const uint32_t r = n - full * kTernaryBlockWeights;
-    if (r != 0)
-        unpack_block(in + full * kTernaryBlockBytes, r, (r + 4) / 5, trits + full * kTernaryBlockWeights);
+    if (s.rest != 0) unpack_block(in + s.nfull * kTernaryBlockBytes, s.rest, s.bytes, trits + s.base);
 }
 
 }  // namespace bitlm
