@@ -115,7 +115,7 @@ void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_to
 // for all of them, and the value loop missed L1 on every row); keys transposed, so the scores of many
 // positions build up together over d in contiguous memory (vectorizable lanes) while each score is
 // still the sum q[0]k[0] + q[1]k[1] + ... in d order: the same bits as a per-position dot product.
-// The transposed keys of a head are tiles of kKeyTile positions, each [d][position] (see key_index):
+// The transposed keys of a head are tiles of kKeyTile positions, each [d][position] (key_offset):
 // one [d][position] matrix per head put the hd rows a score block reads context_len floats apart —
 // 2 KB at bench-180m, so all 64 rows fell into two L1 sets and every load missed (half a decode step
 // at a few hundred tokens of context) — where a tile's rows are one contiguous 16 KB run. 64 wide:
@@ -123,11 +123,16 @@ void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_to
 // tile is narrower when context_len is not a multiple of kKeyTile: no padding, the arena is unchanged.
 constexpr uint32_t kKeyTile = 64;
 
-// Offset of key (d, position p) within its head's hd * context_len floats.
-inline uint64_t key_index(uint32_t context_len, uint32_t hd, uint32_t d, uint32_t p) {
+// Positions in the key tile that starts at position tile0 (a multiple of kKeyTile): its row stride.
+inline uint32_t key_tile_width(uint32_t context_len, uint32_t tile0) {
+    return context_len - tile0 < kKeyTile ? context_len - tile0 : kKeyTile;
+}
+
+// Offset of key (d = 0, position p) within its head's hd * context_len floats; key d of that position
+// is d * key_tile_width(its tile) further on.
+inline uint64_t key_offset(uint32_t hd, uint32_t p) {
     const uint32_t tile0 = p / kKeyTile * kKeyTile;
-    const uint32_t width = context_len - tile0 < kKeyTile ? context_len - tile0 : kKeyTile;
-    return (uint64_t)tile0 * hd + (uint64_t)d * width + (p - tile0);
+    return (uint64_t)tile0 * hd + (p - tile0);
 }
 
 struct AttentionJob {
@@ -165,15 +170,29 @@ void weighted_rows(const float *a, const float *rows, uint64_t stride, uint32_t 
     for (; i < width; i++) weighted_rows_block<1>(a, rows, stride, n, i, out);
 }
 
-// The kernel table's SIMD version where it has one: the same bits (see kernels.h). A branch, not a
-// function pointer to the portable one: the MCU builds' static stack bound counts every
-// address-taken function as a possible target of every indirect call.
+// The kernel table's optional float kernels (kernels.h) where it has them, else the portable ones:
+// the same bits either way. Branches, not function pointers to the portable ones: the MCU builds'
+// static stack bound counts every address-taken function as a possible target of every indirect call.
 inline void table_weighted_rows(const bitlm_kernels *k, const float *a, const float *rows, uint64_t stride, uint32_t n,
                                 uint32_t width, float *out) {
     if (k->weighted_rows) {
         k->weighted_rows(a, rows, stride, n, width, out);
     } else {
         weighted_rows(a, rows, stride, n, width, out);
+    }
+}
+inline void table_expf_shifted(const bitlm_kernels *k, float *x, uint32_t n, float shift) {
+    if (k->expf_shifted) {
+        k->expf_shifted(x, n, shift);
+    } else {
+        det_expf_shifted(x, n, shift);
+    }
+}
+inline void table_silu_mul(const bitlm_kernels *k, const float *gate, float *x, uint32_t n) {
+    if (k->silu_mul) {
+        k->silu_mul(gate, x, n);
+    } else {
+        det_silu_mul(gate, x, n);
     }
 }
 
@@ -188,8 +207,8 @@ void attention_task(void *arg, uint32_t h) {
         const uint32_t pos = m->position + t;
         const float *q = m->q + t * m->q_dim + h * hd;
         const float *head_keys = j.keys + (uint64_t)kv_head * hd * m->context_len;
-        for (uint32_t p0 = 0; p0 <= pos; p0 += kKeyTile) {  // one key tile at a time (see key_index)
-            const uint32_t width = m->context_len - p0 < kKeyTile ? m->context_len - p0 : kKeyTile;
+        for (uint32_t p0 = 0; p0 <= pos; p0 += kKeyTile) {  // one key tile at a time (see key_offset)
+            const uint32_t width = key_tile_width(m->context_len, p0);
             const uint32_t n_pos = pos + 1 - p0 < width ? pos + 1 - p0 : width;
             table_weighted_rows(m->kernels, q, head_keys + (uint64_t)p0 * hd, width, hd, n_pos, scores + p0);
         }
@@ -198,11 +217,7 @@ void attention_task(void *arg, uint32_t h) {
             scores[s] = scores[s] * scale;
             if (scores[s] > max) max = scores[s];
         }
-        if (m->kernels->expf_shifted) {  // det_expf(score - max): the table's lanes, or four at a time
-            m->kernels->expf_shifted(scores, pos + 1, max);
-        } else {
-            det_expf_shifted(scores, pos + 1, max);
-        }
+        table_expf_shifted(m->kernels, scores, pos + 1, max);  // det_expf(score - max)
         float sum = 0.0f;
         for (uint32_t s = 0; s <= pos; s++) sum += scores[s];
         for (uint32_t s = 0; s <= pos; s++) scores[s] = scores[s] / sum;
@@ -224,10 +239,12 @@ void attention_block(bitlm_model *m, const LayerWeights &L, uint32_t layer, uint
     for (uint32_t t = 0; t < n; t++) {
         apply_rope(m->rope_cs + t * c.head_dim, m->q + t * m->q_dim, c.n_heads, c.head_dim);
         apply_rope(m->rope_cs + t * c.head_dim, m->k_new + t * m->kv_dim, c.n_kv_heads, c.head_dim);
-        for (uint32_t h = 0; h < c.n_kv_heads; h++)
-            for (uint32_t d = 0; d < c.head_dim; d++)
-                keys[(uint64_t)h * c.head_dim * m->context_len + key_index(m->context_len, c.head_dim, d, m->position + t)] =
-                    m->k_new[t * m->kv_dim + h * c.head_dim + d];
+        const uint32_t p = m->position + t;
+        const uint32_t stride = key_tile_width(m->context_len, p / kKeyTile * kKeyTile);
+        for (uint32_t h = 0; h < c.n_kv_heads; h++) {
+            float *dst = keys + (uint64_t)h * c.head_dim * m->context_len + key_offset(c.head_dim, p);
+            for (uint32_t d = 0; d < c.head_dim; d++) dst[(uint64_t)d * stride] = m->k_new[t * m->kv_dim + h * c.head_dim + d];
+        }
     }
     project(m, L.wv, m->xn, n, m->k_new, m->kv_dim);  // k_new is free again: values go through it
     for (uint32_t t = 0; t < n; t++)
@@ -257,11 +274,7 @@ void ffn_block(bitlm_model *m, const LayerWeights &L, uint32_t n) {
     project(m, L.w_up, m->xn, n, m->hidden, f);
     if (c.ffn_kind == BITLM_FFN_SWIGLU) {
         project(m, L.w_gate, m->xn, n, m->gate, f);
-        if (m->kernels->silu_mul) {  // silu(gate) * up: the table's lanes, or four at a time
-            m->kernels->silu_mul(m->gate, m->hidden, n * f);
-        } else {
-            det_silu_mul(m->gate, m->hidden, n * f);
-        }
+        table_silu_mul(m->kernels, m->gate, m->hidden, n * f);  // silu(gate) * up
     } else {  // ReLU^2
         for (uint32_t i = 0; i < n * f; i++) {
             const float u = m->hidden[i] > 0.0f ? m->hidden[i] : 0.0f;
