@@ -122,8 +122,8 @@ struct NeonBase {
 #if defined(__aarch64__)
 // AArch64 NEON arithmetic is IEEE with denormals (FPCR.FZ clear): always the vector path.
 bool quant_vector_ok(uint32_t) { return true; }
-const bitlm_kernels kNeon = {"neon", quantize_act_neon<quant_vector_ok>, matmul_q8_neon<NeonBase>, matmul_f16_a64, nullptr, nullptr,
-                             nullptr};
+const bitlm_kernels kNeon = {"neon", quantize_act_neon<quant_vector_ok>, matmul_q8_neon<NeonBase>, matmul_f16_a64,
+                             nullptr, nullptr, nullptr};
 #else
 // ARMv7 NEON flushes subnormal inputs and results to zero. With amax >= 2^-100 that cannot change a
 // result: mult = 127/amax is computed in VFP (IEEE) and is a normal number <= 127*2^100; a subnormal

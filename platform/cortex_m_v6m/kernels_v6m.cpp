@@ -143,7 +143,8 @@ void matmul_f16_reference(const WeightView *w, const float *x, uint32_t n_tok, u
     bitlm_reference_kernels()->matmul_f16(w, x, n_tok, row_begin, row_end, y, y_stride);
 }
 
-const bitlm_kernels kV6m = {"cm-v6m", quantize_reference, matmul_q8_v6m, matmul_f16_reference, nullptr, nullptr, nullptr};
+const bitlm_kernels kV6m = {"cm-v6m", quantize_reference, matmul_q8_v6m, matmul_f16_reference,
+                            nullptr, nullptr, nullptr};  // the optional float kernels: the portable ones
 
 }  // namespace
 

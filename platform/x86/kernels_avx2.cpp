@@ -427,10 +427,11 @@ inline __m256i lane_mask(uint32_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// V ymm accumulators (8V outputs from `off`), the last one masked to `last`; every lane adds its
-// products in j order from 0.0f, like the scalar loop (mul then add, never fused). Up to eight
-// independent add chains for attention's 64-wide blocks (a key tile, a head's 64 values).
-template <int V>
+// V ymm accumulators (8V outputs from `off`); with Masked, the last one reads and writes only the
+// lanes of `last` (a full block uses plain loads: vmaskmovps costs more on the hot path). Every lane
+// adds its products in j order from 0.0f, like the scalar loop (mul then add, never fused). Up to
+// eight independent add chains for attention's 64-wide blocks (a key tile, a head's 64 values).
+template <int V, bool Masked>
 void weighted_rows_ymm(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t off, __m256i last,
                        float *out) {
     __m256 acc[V];
@@ -440,25 +441,37 @@ void weighted_rows_ymm(const float *a, const float *rows, uint64_t stride, uint3
         const __m256 aj = _mm256_set1_ps(a[j]);
         const float *r = rows + j * stride + off;
         #pragma GCC unroll 8
-        for (int v = 0; v < V - 1; v++) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(aj, _mm256_loadu_ps(r + 8 * v)));
-        acc[V - 1] = _mm256_add_ps(acc[V - 1], _mm256_mul_ps(aj, _mm256_maskload_ps(r + 8 * (V - 1), last)));
+        for (int v = 0; v < V; v++) {
+            const __m256 rv = Masked && v == V - 1 ? _mm256_maskload_ps(r + 8 * v, last) : _mm256_loadu_ps(r + 8 * v);
+            acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(aj, rv));
+        }
     }
     #pragma GCC unroll 8
-    for (int v = 0; v < V - 1; v++) _mm256_storeu_ps(out + off + 8 * v, acc[v]);
-    _mm256_maskstore_ps(out + off + 8 * (V - 1), last, acc[V - 1]);
+    for (int v = 0; v < V; v++) {
+        if (Masked && v == V - 1) {
+            _mm256_maskstore_ps(out + off + 8 * v, last, acc[v]);
+        } else {
+            _mm256_storeu_ps(out + off + 8 * v, acc[v]);
+        }
+    }
 }
 
 void weighted_rows_avx2(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t width, float *out) {
     uint32_t i = 0;
-    for (; i + 64 <= width; i += 64) weighted_rows_ymm<8>(a, rows, stride, n, i, lane_mask(8), out);
+    for (; i + 64 <= width; i += 64) weighted_rows_ymm<8, false>(a, rows, stride, n, i, _mm256_setzero_si256(), out);
     if (i == width) return;
     const uint32_t rest = width - i, v = (rest + 7) / 8;
     const __m256i last = lane_mask(rest - 8 * (v - 1));
     using Fn = void (*)(const float *, const float *, uint64_t, uint32_t, uint32_t, __m256i, float *);
-    static const Fn kBlock[8] = {weighted_rows_ymm<1>, weighted_rows_ymm<2>, weighted_rows_ymm<3>, weighted_rows_ymm<4>,
-                                 weighted_rows_ymm<5>, weighted_rows_ymm<6>, weighted_rows_ymm<7>, weighted_rows_ymm<8>};
+    static const Fn kBlock[8] = {weighted_rows_ymm<1, true>, weighted_rows_ymm<2, true>, weighted_rows_ymm<3, true>,
+                                 weighted_rows_ymm<4, true>, weighted_rows_ymm<5, true>, weighted_rows_ymm<6, true>,
+                                 weighted_rows_ymm<7, true>, weighted_rows_ymm<8, true>};
     kBlock[v - 1](a, rows, stride, n, i, last, out);
 }
+
+// Softmax and SwiGLU: detmath_lanes.h's forms on 8 lanes (this file's own copy, AVX2 code).
+void expf_shifted_avx2(float *x, uint32_t n, float shift) { expf_shifted_lanes<8>(x, n, shift); }
+void silu_mul_avx2(const float *gate, float *x, uint32_t n) { silu_mul_lanes<8>(gate, x, n); }
 
 // ---- table --------------------------------------------------------------------------------------
 
@@ -494,10 +507,6 @@ void matmul_f16_avx2(const WeightView *w, const float *x, uint32_t n_tok, uint32
                      uint32_t y_stride) {
     reference()->matmul_f16(w, x, n_tok, row_begin, row_end, y, y_stride);
 }
-
-// Softmax and SwiGLU: detmath_lanes.h's forms on 8 lanes (this file's own copy, AVX2 code).
-void expf_shifted_avx2(float *x, uint32_t n, float shift) { expf_shifted_lanes<8>(x, n, shift); }
-void silu_mul_avx2(const float *gate, float *x, uint32_t n) { silu_mul_lanes<8>(gate, x, n); }
 
 const bitlm_kernels kAvx2 = {"avx2", quantize_act_avx2, matmul_q8_avx2, matmul_f16_avx2, weighted_rows_avx2,
                              expf_shifted_avx2, silu_mul_avx2};

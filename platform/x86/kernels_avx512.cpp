@@ -348,9 +348,10 @@ inline int32_t digit_offset(const WeightView *w) { return w->dtype == DType::Int
 
 // ---- attention's weighted rows (float) -----------------------------------------------------------
 
-// V zmm accumulators (16V outputs from `off`), the last one masked to `last` lanes; every lane adds
-// its products in j order from 0.0f, like the scalar loop (mul then add, never fused). Up to four
-// independent add chains: attention's blocks are 64 wide (a key tile, a head's 64 values).
+// V zmm accumulators (16V outputs from `off`), the last one masked to `last` lanes (an all-ones mask
+// costs what a plain load does); every lane adds its products in j order from 0.0f, like the scalar
+// loop (mul then add, never fused). Up to four independent add chains: attention's blocks are 64
+// wide (a key tile, a head's 64 values).
 template <int V>
 void weighted_rows_zmm(const float *a, const float *rows, uint64_t stride, uint32_t n, uint32_t off, __mmask16 last,
                        float *out) {
@@ -375,12 +376,9 @@ void weighted_rows_avx512(const float *a, const float *rows, uint64_t stride, ui
     if (i == width) return;
     const uint32_t rest = width - i, v = (rest + 15) / 16, in_last = rest - 16 * (v - 1);
     const __mmask16 last = (__mmask16)(in_last == 16 ? 0xffffu : (1u << in_last) - 1);
-    switch (v) {
-        case 1: weighted_rows_zmm<1>(a, rows, stride, n, i, last, out); break;
-        case 2: weighted_rows_zmm<2>(a, rows, stride, n, i, last, out); break;
-        case 3: weighted_rows_zmm<3>(a, rows, stride, n, i, last, out); break;
-        default: weighted_rows_zmm<4>(a, rows, stride, n, i, last, out); break;
-    }
+    using Fn = void (*)(const float *, const float *, uint64_t, uint32_t, uint32_t, __mmask16, float *);
+    static const Fn kBlock[4] = {weighted_rows_zmm<1>, weighted_rows_zmm<2>, weighted_rows_zmm<3>, weighted_rows_zmm<4>};
+    kBlock[v - 1](a, rows, stride, n, i, last, out);
 }
 
 // ---- table --------------------------------------------------------------------------------------
