@@ -35,6 +35,25 @@ V maskz_load(M k, const void *p) {
     std::memcpy(&v, lanes, sizeof v);
     return v;
 }
+// f on each of the N lanes of a (elements In), giving a vector Out of N elements EOut.
+template <class Out, class EOut, class EIn, int N, class V, class F>
+__attribute__((always_inline)) inline Out map_lanes(V a, F f) {  // inlined: no 64-byte vector crosses a call
+    EIn in[N];
+    EOut out[sizeof(Out) / sizeof(EOut)] = {};
+    std::memcpy(in, &a, sizeof in);
+    for (int i = 0; i < N; i++) out[i] = f(in[i]);
+    Out v;
+    std::memcpy(&v, out, sizeof v);
+    return v;
+}
+// The lanes of a (N elements E) whose bit is set in k, stored to p; the others untouched.
+template <class E, int N, class V>
+void mask_store(void *p, uint64_t k, V a) {
+    E lanes[N];
+    std::memcpy(lanes, &a, sizeof lanes);
+    for (int i = 0; i < N; i++)
+        if ((k >> i) & 1) std::memcpy((E *)p + i, &lanes[i], sizeof(E));
+}
 }  // namespace emu
 #ifndef _mm512_maskz_loadu_epi8
 #define _mm512_maskz_loadu_epi8(k, p) emu::maskz_load<simde__m512i, 64, int8_t>((uint64_t)(k), (p))
@@ -48,60 +67,24 @@ V maskz_load(M k, const void *p) {
 #ifndef _mm512_maskz_loadu_ps
 #define _mm512_maskz_loadu_ps(k, p) emu::maskz_load<simde__m512, 16, float>((uint32_t)(k), (p))
 #endif
-#ifndef _mm512_cvttps_epi32
-inline simde__m512i bitlm_emu_cvttps_epi32(simde__m512 a) {
-    float f[16];
-    int32_t r[16];
-    std::memcpy(f, &a, sizeof f);
-    for (int i = 0; i < 16; i++)  // NaN and out of range: the "integer indefinite" 0x80000000
-        r[i] = (f[i] >= -2147483648.0f && f[i] < 2147483648.0f) ? (int32_t)f[i] : INT32_MIN;
-    simde__m512i v;
-    std::memcpy(&v, r, sizeof v);
-    return v;
-}
-#define _mm512_cvttps_epi32(a) bitlm_emu_cvttps_epi32(a)
+#ifndef _mm512_cvttps_epi32  // NaN and out of range: the "integer indefinite" 0x80000000
+#define _mm512_cvttps_epi32(a)                                                                      \
+    emu::map_lanes<simde__m512i, int32_t, float, 16>((a), [](float f) {                            \
+        return f >= -2147483648.0f && f < 2147483648.0f ? (int32_t)f : INT32_MIN;                   \
+    })
 #endif
 #ifndef _mm512_cvtepi32_epi8
-inline simde__m128i bitlm_emu_cvtepi32_epi8(simde__m512i a) {
-    int32_t d[16];
-    int8_t b[16];
-    std::memcpy(d, &a, sizeof d);
-    for (int i = 0; i < 16; i++) b[i] = (int8_t)(uint8_t)(uint32_t)d[i];
-    simde__m128i v;
-    std::memcpy(&v, b, sizeof v);
-    return v;
-}
-#define _mm512_cvtepi32_epi8(a) bitlm_emu_cvtepi32_epi8(a)
+#define _mm512_cvtepi32_epi8(a) \
+    emu::map_lanes<simde__m128i, int8_t, int32_t, 16>((a), [](int32_t d) { return (int8_t)(uint8_t)(uint32_t)d; })
+#endif
+#ifndef _mm512_cvtepi32_ps  // round to nearest, as cvtdq2ps under the default MXCSR
+#define _mm512_cvtepi32_ps(a) emu::map_lanes<simde__m512, float, int32_t, 16>((a), [](int32_t d) { return (float)d; })
 #endif
 #ifndef _mm_mask_storeu_epi8
-inline void bitlm_emu_mask_storeu_epi8(void *p, uint32_t k, simde__m128i a) {
-    int8_t b[16];
-    std::memcpy(b, &a, sizeof b);
-    for (int i = 0; i < 16; i++)
-        if ((k >> i) & 1) ((int8_t *)p)[i] = b[i];
-}
-#define _mm_mask_storeu_epi8(p, k, a) bitlm_emu_mask_storeu_epi8((p), (uint32_t)(k), (a))
+#define _mm_mask_storeu_epi8(p, k, a) emu::mask_store<int8_t, 16>((p), (uint64_t)(k), (a))
 #endif
 #ifndef _mm512_mask_storeu_ps
-inline void bitlm_emu_mask_storeu_ps(float *p, uint32_t k, simde__m512 a) {
-    float f[16];
-    std::memcpy(f, &a, sizeof f);
-    for (int i = 0; i < 16; i++)
-        if ((k >> i) & 1) p[i] = f[i];
-}
-#define _mm512_mask_storeu_ps(p, k, a) bitlm_emu_mask_storeu_ps((p), (uint32_t)(k), (a))
-#endif
-#ifndef _mm512_cvtepi32_ps
-inline simde__m512 bitlm_emu_cvtepi32_ps(simde__m512i a) {
-    int32_t d[16];
-    float f[16];
-    std::memcpy(d, &a, sizeof d);
-    for (int i = 0; i < 16; i++) f[i] = (float)d[i];  // round to nearest, as cvtdq2ps under the default MXCSR
-    simde__m512 v;
-    std::memcpy(&v, f, sizeof v);
-    return v;
-}
-#define _mm512_cvtepi32_ps(a) bitlm_emu_cvtepi32_ps(a)
+#define _mm512_mask_storeu_ps(p, k, a) emu::mask_store<float, 16>((p), (uint64_t)(k), (a))
 #endif
 // Byte adds wrap mod 256 in hardware; SIMDe's portable version adds as signed char, which UBSan
 // reports (check-sanitize). The kernels rely on the wrap (t*3 mod 256), so emulate it in unsigned.
