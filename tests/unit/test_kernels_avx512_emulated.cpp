@@ -80,6 +80,9 @@ void mask_store(void *p, uint64_t k, V a) {
 #ifndef _mm512_cvtepi32_ps  // round to nearest, as cvtdq2ps under the default MXCSR
 #define _mm512_cvtepi32_ps(a) emu::map_lanes<simde__m512, float, int32_t, 16>((a), [](int32_t d) { return (float)d; })
 #endif
+#ifndef _mm512_cvtph_ps  // exact, NaNs made quiet: what fp16.h's conversion does (checked against F16C)
+#define _mm512_cvtph_ps(a) emu::map_lanes<simde__m512, float, uint16_t, 16>((a), [](uint16_t h) { return bitlm::f16_to_f32(h); })
+#endif
 #ifndef _mm_mask_storeu_epi8
 #define _mm_mask_storeu_epi8(p, k, a) emu::mask_store<int8_t, 16>((p), (uint64_t)(k), (a))
 #endif
