@@ -301,6 +301,11 @@ void matmul_ternary_gemv(const WeightView *w, const int8_t *x, float x_scale, ui
     // 60 G weights/s from DRAM.) With no block pair (under 320 columns) nothing is prefetched.
     const uint32_t pairs = c.s.nfull / 2 > 0 ? c.s.nfull / 2 : 1;
     c.pf_step = (uint32_t)(((uint64_t)kGemvRows * w->row_bytes + pairs - 1) / pairs + 63) / 64 * 64 + 64;
+    // The passes before the first that the stream below prefetches: a thread claims a few 64-row tasks
+    // at a time, and nothing fetched the start of its claim ahead.
+    const uint32_t warm_end = row_end - row_begin < kPrefetchPasses * kGemvRows ? row_end : row_begin + kPrefetchPasses * kGemvRows;
+    const char *const warm = (const char *)(w->data + (uint64_t)row_begin * w->row_bytes);
+    for (uint64_t i = 0; i < (uint64_t)(warm_end - row_begin) * w->row_bytes; i += 64) _mm_prefetch(warm + i, _MM_HINT_T1);
     for (uint32_t r0 = row_begin; r0 < row_end; r0 += kGemvRows)
         gemv_ternary_pass(c, r0, row_end - r0 < (uint32_t)kGemvRows ? row_end - r0 : (uint32_t)kGemvRows, y);
 }
