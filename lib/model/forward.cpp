@@ -20,26 +20,40 @@ void run_tasks(bitlm_model *m, bitlm_task_fn fn, void *arg, uint32_t n_tasks) {
     }
 }
 
-struct MatmulJob {
-    uint32_t rows_per_task;
-    const bitlm_kernels *kernels;
+// One matrix of a projection job: y[t*y_stride + r] = row r of w . input of token t.
+struct Projection {
     const WeightView *w;
-    const int8_t *xq;
-    const float *x_scale;
-    const float *xf;  // float input (F16 weights)
-    uint32_t n_tok;
     float *y;
     uint32_t y_stride;
 };
 
+// Up to three matrices of the same input in one fork-join (q/k/v, up/gate): every job costs a
+// hand-off and a wait for the slowest thread, ~1-2 us each at decode, where a matrix takes ~20-60.
+constexpr uint32_t kMaxFused = 3;
+
+struct MatmulJob {
+    uint32_t rows_per_task;
+    const bitlm_kernels *kernels;
+    Projection part[kMaxFused];
+    uint32_t first_task[kMaxFused + 1];  // part i has tasks [first_task[i], first_task[i+1])
+    uint32_t n_parts;
+    const int8_t *xq;
+    const float *x_scale;
+    const float *xf;  // float input (F16 weights)
+    uint32_t n_tok;
+};
+
 void matmul_task(void *arg, uint32_t task) {
     const MatmulJob &j = *(const MatmulJob *)arg;
-    const uint32_t r0 = task * j.rows_per_task;
-    const uint32_t r1 = j.w->rows - r0 > j.rows_per_task ? r0 + j.rows_per_task : j.w->rows;
-    if (j.w->dtype == DType::F16) {
-        j.kernels->matmul_f16(j.w, j.xf, j.n_tok, r0, r1, j.y, j.y_stride);
+    uint32_t i = 0;
+    while (task >= j.first_task[i + 1]) i++;
+    const Projection &p = j.part[i];
+    const uint32_t r0 = (task - j.first_task[i]) * j.rows_per_task;
+    const uint32_t r1 = p.w->rows - r0 > j.rows_per_task ? r0 + j.rows_per_task : p.w->rows;
+    if (p.w->dtype == DType::F16) {
+        j.kernels->matmul_f16(p.w, j.xf, j.n_tok, r0, r1, p.y, p.y_stride);
     } else {
-        j.kernels->matmul_q8(j.w, j.xq, j.x_scale, j.n_tok, r0, r1, j.y, j.y_stride);
+        j.kernels->matmul_q8(p.w, j.xq, j.x_scale, j.n_tok, r0, r1, p.y, p.y_stride);
     }
 }
 
@@ -101,12 +115,30 @@ void quantize_input(bitlm_model *m, const float *in, uint32_t n_tok, uint32_t wi
     for (uint32_t t = 0; t < n_tok; t++) m->x_scale[t] = m->kernels->quantize_act_int8(in + t * width, width, m->xq + t * width);
 }
 
-// y[t*y_stride + r] = W row r . input of token t; q8 weights read m->xq, F16 weights read `in`.
-// Without a thread pool the whole matrix is one kernel call (kernels prepare activations once per call).
+// The projections `parts` of one input: q8 weights read m->xq, F16 weights read `in`. Without a thread
+// pool each matrix is one kernel call (kernels prepare activations once per call).
+void project_all(bitlm_model *m, const Projection *parts, uint32_t n_parts, const float *in, uint32_t n_tok) {
+    MatmulJob job;
+    job.rows_per_task = kRowsPerTask;
+    job.kernels = m->kernels;
+    job.n_parts = n_parts;
+    job.xq = m->xq;
+    job.x_scale = m->x_scale;
+    job.xf = in;
+    job.n_tok = n_tok;
+    job.first_task[0] = 0;
+    for (uint32_t i = 0; i < n_parts; i++) {
+        job.part[i] = parts[i];
+        if (!m->parallel_for) job.rows_per_task = parts[i].w->rows > job.rows_per_task ? parts[i].w->rows : job.rows_per_task;
+    }
+    for (uint32_t i = 0; i < n_parts; i++)
+        job.first_task[i + 1] = job.first_task[i] + (parts[i].w->rows + job.rows_per_task - 1) / job.rows_per_task;
+    run_tasks(m, matmul_task, &job, job.first_task[n_parts]);
+}
+
 void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_tok, float *y, uint32_t y_stride) {
-    const uint32_t rows_per_task = m->parallel_for ? kRowsPerTask : w.rows;
-    MatmulJob job = {rows_per_task, m->kernels, &w, m->xq, m->x_scale, in, n_tok, y, y_stride};
-    run_tasks(m, matmul_task, &job, (w.rows + rows_per_task - 1) / rows_per_task);
+    const Projection p = {&w, y, y_stride};
+    project_all(m, &p, 1, in, n_tok);
 }
 
 // ---- attention --------------------------------------------------------------------------------
@@ -234,8 +266,9 @@ void attention_block(bitlm_model *m, const LayerWeights &L, uint32_t layer, uint
 
     rmsnorm_tokens(m, m->x, L.attn_norm, c.dim, n, m->xn);
     quantize_input(m, m->xn, n, c.dim);
-    project(m, L.wq, m->xn, n, m->q, m->q_dim);
-    project(m, L.wk, m->xn, n, m->k_new, m->kv_dim);
+    // Values go to attn_out until they enter the cache (attention writes attn_out only after that).
+    const Projection qkv[3] = {{&L.wq, m->q, m->q_dim}, {&L.wk, m->k_new, m->kv_dim}, {&L.wv, m->attn_out, m->kv_dim}};
+    project_all(m, qkv, 3, m->xn, n);
     for (uint32_t t = 0; t < n; t++) {
         apply_rope(m->rope_cs + t * c.head_dim, m->q + t * m->q_dim, c.n_heads, c.head_dim);
         apply_rope(m->rope_cs + t * c.head_dim, m->k_new + t * m->kv_dim, c.n_kv_heads, c.head_dim);
@@ -246,10 +279,9 @@ void attention_block(bitlm_model *m, const LayerWeights &L, uint32_t layer, uint
             for (uint32_t d = 0; d < c.head_dim; d++) dst[(uint64_t)d * stride] = m->k_new[t * m->kv_dim + h * c.head_dim + d];
         }
     }
-    project(m, L.wv, m->xn, n, m->k_new, m->kv_dim);  // k_new is free again: values go through it
     for (uint32_t t = 0; t < n; t++)
         for (uint32_t h = 0; h < c.n_kv_heads; h++) {
-            const float *src = m->k_new + t * m->kv_dim + h * c.head_dim;
+            const float *src = m->attn_out + t * m->kv_dim + h * c.head_dim;
             float *dst = values + ((uint64_t)h * m->context_len + m->position + t) * c.head_dim;
             for (uint32_t d = 0; d < c.head_dim; d++) dst[d] = src[d];
         }
@@ -271,9 +303,9 @@ void ffn_block(bitlm_model *m, const LayerWeights &L, uint32_t n) {
     const uint32_t f = c.ffn_dim;
     rmsnorm_tokens(m, m->x, L.ffn_norm, c.dim, n, m->xn);
     quantize_input(m, m->xn, n, c.dim);
-    project(m, L.w_up, m->xn, n, m->hidden, f);
+    const Projection up_gate[2] = {{&L.w_up, m->hidden, f}, {&L.w_gate, m->gate, f}};
+    project_all(m, up_gate, c.ffn_kind == BITLM_FFN_SWIGLU ? 2 : 1, m->xn, n);
     if (c.ffn_kind == BITLM_FFN_SWIGLU) {
-        project(m, L.w_gate, m->xn, n, m->gate, f);
         table_silu_mul(m->kernels, m->gate, m->hidden, n * f);  // silu(gate) * up
     } else {  // ReLU^2
         for (uint32_t i = 0; i < n * f; i++) {
