@@ -4,6 +4,9 @@
 # 2 threads, as one table; then the kernels alone (test_kernels --bench); then the emulated targets
 # (AArch64/ARMv7 NEON, Cortex-M) in instructions per generated token, then CPU training throughput
 # (tools/bench_train.sh). The generic (portable reference) rows are slow: minutes at bench-180m.
+# Columns: prefill and decode tokens/s of one run (PROMPT tokens, then DECODE more), and tg64: decode
+# of 64 tokens after a 1-token prompt, the protocol of llama-bench's tg64 (BENCHMARKS.md's anchors),
+# where the KV cache is short; after a 128-token prompt every decoded token reads ~9x more of it.
 # Knobs: PRESET (bench-180m), PROMPT (128), DECODE (32), REPEAT (3), THREADS ("1 2"),
 #        KERNELS (default: every path, e.g. "generic avx2 avx512").
 set -euo pipefail
@@ -16,15 +19,18 @@ MODEL="$BUILD/bench/$PRESET.blm"
 mkdir -p "$BUILD/bench"
 [ -f "$MODEL" ] || "$BUILD/bitlm_pack" --random --preset "$PRESET" --seed 1 -o "$MODEL" >/dev/null
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
-echo "model: $PRESET, $(stat -c %s "$MODEL") bytes; prefill $PROMPT tokens, decode $DECODE tokens, median of $REPEAT"
+echo "model: $PRESET, $(stat -c %s "$MODEL") bytes; prefill $PROMPT tokens, decode $DECODE tokens; tg64: 64 tokens after 1; median of $REPEAT"
 echo "kernel paths: $KERNELS (default: $("$BUILD/bitlm_run" bench --kernels list | awk -F': ' '$1 == "default" {print $2}'))"
-printf '%-10s %-8s %14s %14s %14s\n' kernels threads prefill_tok_s decode_tok_s arena_bytes
+printf '%-10s %-8s %14s %14s %14s %14s\n' kernels threads prefill_tok_s decode_tok_s tg64_tok_s arena_bytes
 for k in $KERNELS; do
     for t in $THREADS; do
         out=$("$BUILD/bitlm_run" bench "$MODEL" --kernels "$k" --threads "$t" --prompt-len "$PROMPT" --decode "$DECODE" \
               --repeat "$REPEAT" 2>/dev/null)
+        tg=$("$BUILD/bitlm_run" bench "$MODEL" --kernels "$k" --threads "$t" --prompt-len 1 --decode 64 \
+             --repeat "$REPEAT" 2>/dev/null)
         get() { echo "$out" | awk -v k="$1:" '$1 == k {print $2}'; }
-        printf '%-10s %-8s %14s %14s %14s\n' "$(get kernels)" "$t" "$(get prefill_tok_s)" "$(get decode_tok_s)" "$(get arena_bytes)"
+        printf '%-10s %-8s %14s %14s %14s %14s\n' "$(get kernels)" "$t" "$(get prefill_tok_s)" "$(get decode_tok_s)" \
+            "$(echo "$tg" | awk '$1 == "decode_tok_s:" {print $2}')" "$(get arena_bytes)"
     done
 done
 
