@@ -172,6 +172,9 @@ inline __m256i hsum8x16(const __m512i v[kGemvRows]) {
     return _mm256_add_epi32(_mm512_castsi512_si256(w), _mm512_extracti64x4_epi64(w, 1));
 }
 
+// 256 * sum d*x per lane from A = sum t_k*x_k and B = sum t_{k+1}*x_k (see the file comment).
+inline __m512i digit_sums(__m512i A, __m512i B) { return _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(A, A), A), B); }
+
 // Per-call constants of the GEMV.
 struct GemvCall {
     const WeightView *w;
@@ -223,9 +226,9 @@ void gemv_ternary_pass(const GemvCall &c, uint32_t r0, uint32_t n, float *y) {
             }
         }
     }
-    __m512i v[kGemvRows];  // 256 * sum d*x per lane
+    __m512i v[kGemvRows];
     #pragma GCC unroll 8
-    for (int r = 0; r < kGemvRows; r++) v[r] = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(A[r], A[r]), A[r]), B[r]);
+    for (int r = 0; r < kGemvRows; r++) v[r] = digit_sums(A[r], B[r]);
 
     // The odd whole block, then the tail: rows 2p and 2p+1 in the low and high halves of pair p.
     constexpr int P = kGemvRows / 2;
@@ -256,7 +259,7 @@ void gemv_ternary_pass(const GemvCall &c, uint32_t r0, uint32_t n, float *y) {
         }
         #pragma GCC unroll 4
         for (int p = 0; p < P; p++) {
-            const __m512i tv = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(TA[p], TA[p]), TA[p]), TB[p]);
+            const __m512i tv = digit_sums(TA[p], TB[p]);
             v[2 * p] = _mm512_mask_add_epi32(v[2 * p], 0x00ff, v[2 * p], tv);  // row 2p: the low half
             v[2 * p + 1] = _mm512_mask_add_epi32(v[2 * p + 1], 0xff00, v[2 * p + 1], tv);
         }
@@ -298,7 +301,8 @@ void matmul_ternary_gemv(const WeightView *w, const int8_t *x, float x_scale, ui
     c.tensor_scale = scale_of(w, 0, 0);
     // Whole lines, and one more: the region is not line-aligned, so it touches up to one line more than
     // its bytes fill. (Rounding down here once left a sixth of every region unfetched: 30 instead of
-    // 60 G weights/s from DRAM.) With no block pair (under 320 columns) nothing is prefetched.
+    // 60 G weights/s from DRAM.) Without a block pair (under 320 columns) only the start-of-call
+    // prefetch below runs.
     const uint32_t pairs = c.s.nfull / 2 > 0 ? c.s.nfull / 2 : 1;
     c.pf_step = (uint32_t)(((uint64_t)kGemvRows * w->row_bytes + pairs - 1) / pairs + 63) / 64 * 64 + 64;
     // The passes before the first that the stream below prefetches: a thread claims a few 64-row tasks
