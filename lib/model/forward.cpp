@@ -20,11 +20,22 @@ void run_tasks(bitlm_model *m, bitlm_task_fn fn, void *arg, uint32_t n_tasks) {
     }
 }
 
+// What a projection task does with its rows once they are computed (attention's q/k/v): in the task,
+// so on both threads, not serially on the caller's between jobs — the key-cache stores alone (a row of
+// a key tile apart, to lines last touched a token ago) were ~2% of a decode step there.
+enum class After : uint8_t {
+    Nothing,
+    RopeQuery,   // rotate the query rows in place
+    KeyToCache,  // rotate the key rows, then store them in the key cache
+    ValueToCache,
+};
+
 // One matrix of a projection job: y[t*y_stride + r] = row r of w . input of token t.
 struct Projection {
     const WeightView *w;
     float *y;
     uint32_t y_stride;
+    After after;
 };
 
 // Up to three matrices of the same input in one fork-join (q/k/v, up/gate): every job costs a
@@ -32,6 +43,8 @@ struct Projection {
 constexpr uint32_t kMaxFused = 3;
 
 struct MatmulJob {
+    bitlm_model *m;
+    float *keys, *values;  // this layer's cache (After::KeyToCache, ValueToCache)
     uint32_t rows_per_task;
     const bitlm_kernels *kernels;
     Projection part[kMaxFused];
@@ -42,6 +55,8 @@ struct MatmulJob {
     const float *xf;  // float input (F16 weights)
     uint32_t n_tok;
 };
+
+void finish_rows(const MatmulJob &j, const Projection &p, uint32_t r0, uint32_t r1);
 
 void matmul_task(void *arg, uint32_t task) {
     const MatmulJob &j = *(const MatmulJob *)arg;
@@ -55,6 +70,7 @@ void matmul_task(void *arg, uint32_t task) {
     } else {
         j.kernels->matmul_q8(p.w, j.xq, j.x_scale, j.n_tok, r0, r1, p.y, p.y_stride);
     }
+    if (p.after != After::Nothing) finish_rows(j, p, r0, r1);
 }
 
 // ---- float parts ------------------------------------------------------------------------------
@@ -92,15 +108,16 @@ void rmsnorm_tokens(const bitlm_model *m, const float *x, const float *gain, uin
     for (; t < n_tok; t++) rmsnorm(x + t * n, gain, n, eps, out + t * n);
 }
 
-// Rotate consecutive pairs (2i, 2i+1) of every head by the angle of the token's position.
-void apply_rope(const float *cs, float *v, uint32_t n_heads, uint32_t head_dim) {
-    for (uint32_t h = 0; h < n_heads; h++) {
-        float *p = v + h * head_dim;
-        for (uint32_t i = 0; i < head_dim / 2; i++) {
-            const float c = cs[2 * i], s = cs[2 * i + 1];
-            const float a = p[2 * i], b = p[2 * i + 1];
-            p[2 * i] = a * c - b * s;
-            p[2 * i + 1] = a * s + b * c;
+// Rotate the pairs (r, r+1) of rows [r0, r1) of heads of head_dim rows (r0, r1 even: a pair never
+// straddles a task) by the angles of the token's position: pair i of a head uses cs[2i], cs[2i+1].
+void rope_rows(const float *cs, float *v, uint32_t r0, uint32_t r1, uint32_t head_dim) {
+    for (uint32_t r = r0; r < r1;) {
+        const uint32_t head_end = (r / head_dim + 1) * head_dim, end = head_end < r1 ? head_end : r1;
+        for (uint32_t i = r % head_dim; r < end; r += 2, i += 2) {  // i: 2 * the pair's index in its head
+            const float c = cs[i], s = cs[i + 1];
+            const float a = v[r], b = v[r + 1];
+            v[r] = a * c - b * s;
+            v[r + 1] = a * s + b * c;
         }
     }
 }
@@ -117,8 +134,12 @@ void quantize_input(bitlm_model *m, const float *in, uint32_t n_tok, uint32_t wi
 
 // The projections `parts` of one input: q8 weights read m->xq, F16 weights read `in`. Without a thread
 // pool each matrix is one kernel call (kernels prepare activations once per call).
-void project_all(bitlm_model *m, const Projection *parts, uint32_t n_parts, const float *in, uint32_t n_tok) {
+void project_all(bitlm_model *m, const Projection *parts, uint32_t n_parts, const float *in, uint32_t n_tok,
+                 float *keys = nullptr, float *values = nullptr) {
     MatmulJob job;
+    job.m = m;
+    job.keys = keys;
+    job.values = values;
     // Several tokens: twice the rows a task, so the per-call work of the GEMM kernels (every token's
     // activation sums, the tile set-up) is spread over twice the rows (prefill 1,301 -> 1,322 tok/s at
     // 2 threads, medians of 10 alternating runs, higher in 9 of 10). One token: 64 (128 measured no
@@ -141,7 +162,7 @@ void project_all(bitlm_model *m, const Projection *parts, uint32_t n_parts, cons
 }
 
 void project(bitlm_model *m, const WeightView &w, const float *in, uint32_t n_tok, float *y, uint32_t y_stride) {
-    const Projection p = {&w, y, y_stride};
+    const Projection p = {&w, y, y_stride, After::Nothing};
     project_all(m, &p, 1, in, n_tok);
 }
 
@@ -169,6 +190,28 @@ inline uint32_t key_tile_width(uint32_t context_len, uint32_t tile0) {
 inline uint64_t key_offset(uint32_t hd, uint32_t p) {
     const uint32_t tile0 = p / kKeyTile * kKeyTile;
     return (uint64_t)tile0 * hd + (p - tile0);
+}
+
+void finish_rows(const MatmulJob &j, const Projection &p, uint32_t r0, uint32_t r1) {
+    const bitlm_model *m = j.m;
+    const uint32_t hd = m->config.head_dim;
+    for (uint32_t t = 0; t < j.n_tok; t++) {
+        float *y = p.y + (uint64_t)t * p.y_stride;
+        const uint32_t pos = m->position + t;
+        if (p.after == After::RopeQuery || p.after == After::KeyToCache) rope_rows(m->rope_cs + t * hd, y, r0, r1, hd);
+        if (p.after == After::RopeQuery) continue;
+        const uint32_t stride = key_tile_width(m->context_len, pos / kKeyTile * kKeyTile);
+        for (uint32_t r = r0; r < r1;) {  // row r is element d of kv head h
+            const uint32_t h = r / hd, head_end = (h + 1) * hd, end = head_end < r1 ? head_end : r1;
+            if (p.after == After::KeyToCache) {
+                float *dst = j.keys + (uint64_t)h * hd * m->context_len + key_offset(hd, pos);
+                for (uint32_t d = r - h * hd; r < end; r++, d++) dst[(uint64_t)d * stride] = y[r];
+            } else {
+                float *dst = j.values + ((uint64_t)h * m->context_len + pos) * hd;
+                for (uint32_t d = r - h * hd; r < end; r++, d++) dst[d] = y[r];
+            }
+        }
+    }
 }
 
 struct AttentionJob {
@@ -270,25 +313,11 @@ void attention_block(bitlm_model *m, const LayerWeights &L, uint32_t layer, uint
 
     rmsnorm_tokens(m, m->x, L.attn_norm, c.dim, n, m->xn);
     quantize_input(m, m->xn, n, c.dim);
-    // Values go to attn_out until they enter the cache (attention writes attn_out only after that).
-    const Projection qkv[3] = {{&L.wq, m->q, m->q_dim}, {&L.wk, m->k_new, m->kv_dim}, {&L.wv, m->attn_out, m->kv_dim}};
-    project_all(m, qkv, 3, m->xn, n);
-    for (uint32_t t = 0; t < n; t++) {
-        apply_rope(m->rope_cs + t * c.head_dim, m->q + t * m->q_dim, c.n_heads, c.head_dim);
-        apply_rope(m->rope_cs + t * c.head_dim, m->k_new + t * m->kv_dim, c.n_kv_heads, c.head_dim);
-        const uint32_t p = m->position + t;
-        const uint32_t stride = key_tile_width(m->context_len, p / kKeyTile * kKeyTile);
-        for (uint32_t h = 0; h < c.n_kv_heads; h++) {
-            float *dst = keys + (uint64_t)h * c.head_dim * m->context_len + key_offset(c.head_dim, p);
-            for (uint32_t d = 0; d < c.head_dim; d++) dst[(uint64_t)d * stride] = m->k_new[t * m->kv_dim + h * c.head_dim + d];
-        }
-    }
-    for (uint32_t t = 0; t < n; t++)
-        for (uint32_t h = 0; h < c.n_kv_heads; h++) {
-            const float *src = m->attn_out + t * m->kv_dim + h * c.head_dim;
-            float *dst = values + ((uint64_t)h * m->context_len + m->position + t) * c.head_dim;
-            for (uint32_t d = 0; d < c.head_dim; d++) dst[d] = src[d];
-        }
+    // Values pass through attn_out on their way to the cache (attention writes attn_out only after that).
+    const Projection qkv[3] = {{&L.wq, m->q, m->q_dim, After::RopeQuery},
+                               {&L.wk, m->k_new, m->kv_dim, After::KeyToCache},
+                               {&L.wv, m->attn_out, m->kv_dim, After::ValueToCache}};
+    project_all(m, qkv, 3, m->xn, n, keys, values);
     AttentionJob job = {m, keys, values, n};
     run_tasks(m, attention_task, &job, c.n_heads);
 
@@ -307,7 +336,7 @@ void ffn_block(bitlm_model *m, const LayerWeights &L, uint32_t n) {
     const uint32_t f = c.ffn_dim;
     rmsnorm_tokens(m, m->x, L.ffn_norm, c.dim, n, m->xn);
     quantize_input(m, m->xn, n, c.dim);
-    const Projection up_gate[2] = {{&L.w_up, m->hidden, f}, {&L.w_gate, m->gate, f}};
+    const Projection up_gate[2] = {{&L.w_up, m->hidden, f, After::Nothing}, {&L.w_gate, m->gate, f, After::Nothing}};
     project_all(m, up_gate, c.ffn_kind == BITLM_FFN_SWIGLU ? 2 : 1, m->xn, n);
     if (c.ffn_kind == BITLM_FFN_SWIGLU) {
         table_silu_mul(m->kernels, m->gate, m->hidden, n * f);  // silu(gate) * up
