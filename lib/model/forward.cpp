@@ -42,17 +42,14 @@ struct Projection {
 // hand-off and a wait for the slowest thread, ~1-2 us each at decode, where a matrix takes ~20-60.
 constexpr uint32_t kMaxFused = 3;
 
+// The activations are the model's: m->xq / m->x_scale (q8 weights), xf (F16 weights).
 struct MatmulJob {
     bitlm_model *m;
     float *keys, *values;  // this layer's cache (After::KeyToCache, ValueToCache)
     uint32_t rows_per_task;
-    const bitlm_kernels *kernels;
-    Projection part[kMaxFused];
+    const Projection *part;
     uint32_t first_task[kMaxFused + 1];  // part i has tasks [first_task[i], first_task[i+1])
-    uint32_t n_parts;
-    const int8_t *xq;
-    const float *x_scale;
-    const float *xf;  // float input (F16 weights)
+    const float *xf;
     uint32_t n_tok;
 };
 
@@ -66,9 +63,9 @@ void matmul_task(void *arg, uint32_t task) {
     const uint32_t r0 = (task - j.first_task[i]) * j.rows_per_task;
     const uint32_t r1 = p.w->rows - r0 > j.rows_per_task ? r0 + j.rows_per_task : p.w->rows;
     if (p.w->dtype == DType::F16) {
-        j.kernels->matmul_f16(p.w, j.xf, j.n_tok, r0, r1, p.y, p.y_stride);
+        j.m->kernels->matmul_f16(p.w, j.xf, j.n_tok, r0, r1, p.y, p.y_stride);
     } else {
-        j.kernels->matmul_q8(p.w, j.xq, j.x_scale, j.n_tok, r0, r1, p.y, p.y_stride);
+        j.m->kernels->matmul_q8(p.w, j.m->xq, j.m->x_scale, j.n_tok, r0, r1, p.y, p.y_stride);
     }
     if (p.after != After::Nothing) finish_rows(j, p, r0, r1);
 }
@@ -134,6 +131,7 @@ void quantize_input(bitlm_model *m, const float *in, uint32_t n_tok, uint32_t wi
 
 // The projections `parts` of one input: q8 weights read m->xq, F16 weights read `in`. Without a thread
 // pool each matrix is one kernel call (kernels prepare activations once per call).
+// n_parts <= kMaxFused; `parts` must outlive the call (the tasks read it).
 void project_all(bitlm_model *m, const Projection *parts, uint32_t n_parts, const float *in, uint32_t n_tok,
                  float *keys = nullptr, float *values = nullptr) {
     MatmulJob job;
@@ -145,17 +143,12 @@ void project_all(bitlm_model *m, const Projection *parts, uint32_t n_parts, cons
     // 2 threads, medians of 10 alternating runs, higher in 9 of 10). One token: 64 (128 measured no
     // better: the decode kernels' per-call work is small and the ends of jobs balance worse).
     job.rows_per_task = n_tok > 1 ? 2 * kRowsPerTask : kRowsPerTask;
-    job.kernels = m->kernels;
-    job.n_parts = n_parts;
-    job.xq = m->xq;
-    job.x_scale = m->x_scale;
+    job.part = parts;
     job.xf = in;
     job.n_tok = n_tok;
     job.first_task[0] = 0;
-    for (uint32_t i = 0; i < n_parts; i++) {
-        job.part[i] = parts[i];
+    for (uint32_t i = 0; i < n_parts; i++)
         if (!m->parallel_for) job.rows_per_task = parts[i].w->rows > job.rows_per_task ? parts[i].w->rows : job.rows_per_task;
-    }
     for (uint32_t i = 0; i < n_parts; i++)
         job.first_task[i + 1] = job.first_task[i] + (parts[i].w->rows + job.rows_per_task - 1) / job.rows_per_task;
     run_tasks(m, matmul_task, &job, job.first_task[n_parts]);
@@ -200,10 +193,10 @@ void finish_rows(const MatmulJob &j, const Projection &p, uint32_t r0, uint32_t 
         const uint32_t pos = m->position + t;
         if (p.after == After::RopeQuery || p.after == After::KeyToCache) rope_rows(m->rope_cs + t * hd, y, r0, r1, hd);
         if (p.after == After::RopeQuery) continue;
-        const uint32_t stride = key_tile_width(m->context_len, pos / kKeyTile * kKeyTile);
         for (uint32_t r = r0; r < r1;) {  // row r is element d of kv head h
             const uint32_t h = r / hd, head_end = (h + 1) * hd, end = head_end < r1 ? head_end : r1;
             if (p.after == After::KeyToCache) {
+                const uint32_t stride = key_tile_width(m->context_len, pos / kKeyTile * kKeyTile);
                 float *dst = j.keys + (uint64_t)h * hd * m->context_len + key_offset(hd, pos);
                 for (uint32_t d = r - h * hd; r < end; r++, d++) dst[(uint64_t)d * stride] = y[r];
             } else {
