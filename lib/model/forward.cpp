@@ -71,38 +71,45 @@ void matmul_task(void *arg, uint32_t task) {
 }
 
 // ---- float parts ------------------------------------------------------------------------------
-// out = (x * r) * gain with r = 1/sqrt(ss/n + eps), ss the sum of squares of x added in index order.
-void rmsnorm_apply(const float *x, const float *gain, uint32_t n, float ss, float eps, float *out) {
-    const float r = det_rsqrtf(ss / (float)n + eps);
+// Long float sums (RMSNorm's sum of squares, softmax's denominator) in kSumLanes interleaved
+// partial sums — lane l adds v[l], v[l+16], v[l+32], ... in index order, the last partial group
+// going to lanes 0, 1, ... — then the lanes pairwise (lane l + 8 into l, then l + 4, l + 2, l + 1).
+// One add chain in index order waited an add's latency per element: RMSNorm alone summed 5,376
+// elements a bench-180m layer on the main thread while the other threads waited (tg64 +5.8% at 2
+// threads, median of 25 paired runs). Sixteen chains run side by side in SIMD lanes (or registers)
+// on every target in one fixed order, so the bits stay the same everywhere.
+constexpr uint32_t kSumLanes = 16;
+
+template <bool Square>
+float lane_sum(const float *v, uint32_t n) {
+    float acc[kSumLanes];
+#pragma GCC unroll 16
+    for (uint32_t l = 0; l < kSumLanes; l++) acc[l] = 0.0f;
+    const float *const end = v + n / kSumLanes * kSumLanes;
+    for (; v < end; v += kSumLanes) {
+#pragma GCC unroll 16
+        for (uint32_t l = 0; l < kSumLanes; l++) acc[l] += Square ? v[l] * v[l] : v[l];
+    }
+    const uint32_t rest = n % kSumLanes;
+#pragma GCC unroll 16
+    for (uint32_t l = 0; l < kSumLanes; l++)
+        if (l < rest) acc[l] += Square ? v[l] * v[l] : v[l];
+#pragma GCC unroll 4
+    for (uint32_t w = kSumLanes / 2; w > 0; w /= 2) {
+#pragma GCC unroll 8
+        for (uint32_t l = 0; l < w; l++) acc[l] += acc[l + w];
+    }
+    return acc[0];
+}
+
+// out = (x * r) * gain with r = 1/sqrt(ss/n + eps), ss the sum of the squares of x (lane_sum).
+void rmsnorm(const float *x, const float *gain, uint32_t n, float eps, float *out) {
+    const float r = det_rsqrtf(lane_sum<true>(x, n) / (float)n + eps);
     for (uint32_t i = 0; i < n; i++) out[i] = (x[i] * r) * gain[i];
 }
 
-void rmsnorm(const float *x, const float *gain, uint32_t n, float eps, float *out) {
-    float ss = 0.0f;
-    for (uint32_t i = 0; i < n; i++) ss += x[i] * x[i];
-    rmsnorm_apply(x, gain, n, ss, eps, out);
-}
-
-// Four tokens' sums of squares in one loop: four independent add chains (one token's chain, an add's
-// latency per element, was ~4% of a prefill), each still in index order: rmsnorm's bits.
 void rmsnorm_tokens(const bitlm_model *m, const float *x, const float *gain, uint32_t n, uint32_t n_tok, float *out) {
-    const float eps = m->config.norm_eps;
-    uint32_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) {
-        const float *x0 = x + t * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-        for (uint32_t i = 0; i < n; i++) {
-            s0 += x0[i] * x0[i];
-            s1 += x1[i] * x1[i];
-            s2 += x2[i] * x2[i];
-            s3 += x3[i] * x3[i];
-        }
-        rmsnorm_apply(x0, gain, n, s0, eps, out + t * n);
-        rmsnorm_apply(x1, gain, n, s1, eps, out + (t + 1) * n);
-        rmsnorm_apply(x2, gain, n, s2, eps, out + (t + 2) * n);
-        rmsnorm_apply(x3, gain, n, s3, eps, out + (t + 3) * n);
-    }
-    for (; t < n_tok; t++) rmsnorm(x + t * n, gain, n, eps, out + t * n);
+    for (uint32_t t = 0; t < n_tok; t++) rmsnorm(x + t * n, gain, n, m->config.norm_eps, out + t * n);
 }
 
 // Rotate the pairs (r, r+1) of rows [r0, r1) of heads of head_dim rows (r0, r1 even: a pair never
@@ -290,8 +297,7 @@ void attention_task(void *arg, uint32_t h) {
             if (scores[s] > max) max = scores[s];
         }
         table_expf_shifted(m->kernels, scores, pos + 1, max);  // det_expf(score - max)
-        float sum = 0.0f;
-        for (uint32_t s = 0; s <= pos; s++) sum += scores[s];
+        const float sum = lane_sum<false>(scores, pos + 1);
         for (uint32_t s = 0; s <= pos; s++) scores[s] = scores[s] / sum;
         table_weighted_rows(m->kernels, scores, j.values + (uint64_t)kv_head * m->context_len * hd, hd, pos + 1, hd,
                             m->attn_out + t * m->q_dim + h * hd);
