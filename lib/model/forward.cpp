@@ -4,6 +4,7 @@
 // float parts are here, in one fixed order, with the library's own exp/rsqrt (bit-exact everywhere).
 #include "core/detmath.h"
 #include "core/fp16.h"
+#include "core/lane_sum.h"
 #include "model/model_state.h"
 
 namespace bitlm {
@@ -71,40 +72,9 @@ void matmul_task(void *arg, uint32_t task) {
 }
 
 // ---- float parts ------------------------------------------------------------------------------
-// Long float sums (RMSNorm's sum of squares, softmax's denominator) in kSumLanes interleaved
-// partial sums — lane l adds v[l], v[l+16], v[l+32], ... in index order, the last partial group
-// going to lanes 0, 1, ... — then the lanes pairwise (lane l + 8 into l, then l + 4, l + 2, l + 1).
-// One add chain in index order waited an add's latency per element: RMSNorm alone summed 5,376
-// elements a bench-180m layer on the main thread while the other threads waited (tg64 +5.8% at 2
-// threads, median of 25 paired runs). Sixteen chains run side by side in SIMD lanes (or registers)
-// on every target in one fixed order, so the bits stay the same everywhere.
-constexpr uint32_t kSumLanes = 16;
-
-template <bool Square>
-float lane_sum(const float *v, uint32_t n) {
-    float acc[kSumLanes];
-#pragma GCC unroll 16
-    for (uint32_t l = 0; l < kSumLanes; l++) acc[l] = 0.0f;
-    const float *const end = v + n / kSumLanes * kSumLanes;
-    for (; v < end; v += kSumLanes) {
-#pragma GCC unroll 16
-        for (uint32_t l = 0; l < kSumLanes; l++) acc[l] += Square ? v[l] * v[l] : v[l];
-    }
-    const uint32_t rest = n % kSumLanes;
-#pragma GCC unroll 16
-    for (uint32_t l = 0; l < kSumLanes; l++)
-        if (l < rest) acc[l] += Square ? v[l] * v[l] : v[l];
-#pragma GCC unroll 4
-    for (uint32_t w = kSumLanes / 2; w > 0; w /= 2) {
-#pragma GCC unroll 8
-        for (uint32_t l = 0; l < w; l++) acc[l] += acc[l + w];
-    }
-    return acc[0];
-}
-
 // out = (x * r) * gain with r = 1/sqrt(ss/n + eps), ss the sum of the squares of x (lane_sum).
 void rmsnorm(const float *x, const float *gain, uint32_t n, float eps, float *out) {
-    const float r = det_rsqrtf(lane_sum<true>(x, n) / (float)n + eps);
+    const float r = det_rsqrtf(lane_sum<float, true>(x, n) / (float)n + eps);
     for (uint32_t i = 0; i < n; i++) out[i] = (x[i] * r) * gain[i];
 }
 
@@ -297,7 +267,7 @@ void attention_task(void *arg, uint32_t h) {
             if (scores[s] > max) max = scores[s];
         }
         table_expf_shifted(m->kernels, scores, pos + 1, max);  // det_expf(score - max)
-        const float sum = lane_sum<false>(scores, pos + 1);
+        const float sum = lane_sum<float, false>(scores, pos + 1);
         for (uint32_t s = 0; s <= pos; s++) scores[s] = scores[s] / sum;
         table_weighted_rows(m->kernels, scores, j.values + (uint64_t)kv_head * m->context_len * hd, hd, pos + 1, hd,
                             m->attn_out + t * m->q_dim + h * hd);

@@ -49,9 +49,7 @@ void softmax_rows(const opk::AttnShape &a, float *p) {
             if (pt[s] > max) max = pt[s];
         }
         for (uint32_t s = 0; s <= t; s++) pt[s] = softmax_expf(pt[s] - max);
-        float sum = 0.0f;
-        for (uint32_t s = 0; s <= t; s++) sum += pt[s];
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / lane_sum<float, false>(pt, t + 1);
         for (uint32_t s = 0; s <= t; s++) pt[s] = pt[s] * inv;
         for (uint32_t s = t + 1; s < a.seq_len; s++) pt[s] = 0.0f;
     }

@@ -7,6 +7,7 @@
 #pragma once
 #include <stdint.h>
 #include "core/detmath.h"
+#include "core/lane_sum.h"
 
 namespace bitlm {
 
@@ -26,9 +27,7 @@ template <class M, class T = typename M::T>
 void rmsnorm_forward(const T *x, const T *g, uint32_t n, T eps, uint32_t r0, uint32_t r1, T *y, T *rinv) {
     for (uint32_t r = r0; r < r1; r++) {
         const T *xr = x + (uint64_t)r * n;
-        T ss = 0;
-        for (uint32_t i = 0; i < n; i++) ss += xr[i] * xr[i];
-        const T ri = M::rsqrt(ss / (T)n + eps);
+        const T ri = M::rsqrt(lane_sum<T, true>(xr, n) / (T)n + eps);
         rinv[r] = ri;
         T *yr = y + (uint64_t)r * n;
         for (uint32_t i = 0; i < n; i++) yr[i] = (xr[i] * ri) * g[i];
@@ -110,11 +109,8 @@ void attention_forward(const AttnShape &a, const T *q, const T *k, const T *v, T
             pt[s] = dot * scale;
             if (pt[s] > max) max = pt[s];
         }
-        T sum = 0;
-        for (uint32_t s = 0; s <= t; s++) {
-            pt[s] = M::exp(pt[s] - max);
-            sum += pt[s];
-        }
+        for (uint32_t s = 0; s <= t; s++) pt[s] = M::exp(pt[s] - max);
+        const T sum = lane_sum<T, false>(pt, t + 1);
         T *ot = o + (uint64_t)t * a.q_stride + a.q_col;
         for (uint32_t d = 0; d < a.head_dim; d++) ot[d] = 0;
         for (uint32_t s = 0; s <= t; s++) {
