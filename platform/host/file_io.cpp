@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -27,6 +28,14 @@ std::string dir_of(const std::string &path) {
 
 // ---- AlignedBuffer ------------------------------------------------------------------------------
 
+// Buffers of 4 MB and more (an artifact's weights, a model's arena) start on a 2 MB boundary and ask
+// for transparent huge pages: decode streams all the weights every token, and with 4 KB pages that is
+// a TLB miss every 4 KB (9,000 a bench-180m token) where the hardware prefetchers also stop. tg64 at
+// 2 threads +8.1%, decode after 128 tokens +9.4%, prefill +2.2% (avx512, medians of 25 / 12 / 12
+// paired runs). Only a hint: where THP is off, the memory is ordinary pages.
+constexpr size_t kHugePage = 2u << 20;
+constexpr size_t kHugeFrom = 4u << 20;
+
 AlignedBuffer::AlignedBuffer(AlignedBuffer &&other) noexcept : data_(other.data_), size_(other.size_) {
     other.data_ = nullptr;
     other.size_ = 0;
@@ -46,7 +55,9 @@ bool AlignedBuffer::allocate(size_t size) {
     const size_t padded = (size + kAlign - 1) / kAlign * kAlign;
     if (padded < size) return false;  // overflow
     void *p = nullptr;
-    if (posix_memalign(&p, kAlign, padded ? padded : kAlign) != 0) return false;
+    const bool huge = padded >= kHugeFrom;
+    if (posix_memalign(&p, huge ? kHugePage : kAlign, padded ? padded : kAlign) != 0) return false;
+    if (huge) madvise(p, padded, MADV_HUGEPAGE);  // a hint: without it the buffer is still valid
     memset(p, 0, padded ? padded : kAlign);
     data_ = static_cast<uint8_t *>(p);
     size_ = size;

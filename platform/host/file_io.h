@@ -8,7 +8,8 @@
 namespace bitlm {
 namespace host {
 
-// An owned, 64-byte-aligned byte buffer (artifacts are read in place by SIMD loads). Move-only.
+// An owned, 64-byte-aligned byte buffer (artifacts are read in place by SIMD loads); from 4 MB on,
+// 2 MB-aligned in transparent huge pages where the kernel allows (file_io.cpp says why). Move-only.
 class AlignedBuffer {
 public:
     static constexpr size_t kAlign = 64;
