@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "core/detmath.h"
+#include "core/lane_sum.h"
 
 using namespace bitlm;
 
@@ -265,7 +266,36 @@ static void test_exp_shifted() {
     CHECK(silu_differ == 0);
 }
 
+// lane_sum against its contract written out another way: element i goes to partial sum i % 16 (in
+// index order), then partial l + 8 into l, l + 4, l + 2, l + 1. Awkward lengths (0, 1, 15, 16, 17,
+// 255, 1000, 2304...) and values of very different magnitudes, so any other order shows in the bits.
+static void test_lane_sum() {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> mant(-1.0f, 1.0f);
+    std::uniform_int_distribution<int> expo(-20, 20);
+    uint32_t differ = 0, checked = 0;
+    for (uint32_t n : {0u, 1u, 2u, 5u, 8u, 15u, 16u, 17u, 31u, 33u, 64u, 172u, 255u, 1000u, 1024u, 2304u}) {
+        for (int round = 0; round < 20; round++) {
+            std::vector<float> v(n);
+            for (float &x : v) x = std::ldexp(mant(rng), expo(rng));
+            for (int square = 0; square < 2; square++) {
+                float part[16] = {};
+                for (uint32_t i = 0; i < n; i++) part[i % 16] = part[i % 16] + (square ? v[i] * v[i] : v[i]);
+                for (uint32_t w = 8; w >= 1; w /= 2)
+                    for (uint32_t l = 0; l < w; l++) part[l] = part[l] + part[l + w];
+                const float got = square ? lane_sum<float, true>(v.data(), n) : lane_sum<float, false>(v.data(), n);
+                checked++;
+                if (bits_of(got) != bits_of(part[0]) && differ++ < 5)
+                    std::printf("  lane_sum n=%u square=%d: %a, the written-out order %a\n", n, square, got, part[0]);
+            }
+        }
+    }
+    std::printf("lane_sum: %u sums, %u differ from the written-out order\n", checked, differ);
+    CHECK(differ == 0);
+}
+
 int main() {
+    test_lane_sum();
     test_exp();
     test_exp_shifted();
     test_log();
