@@ -8,13 +8,15 @@
 // 1..3 tokens, row sub-ranges, padded row strides, random bytes in the ternary padding digits — and
 // compares every output word, including the slots a kernel must leave alone. Also: the activation
 // quantizer (random spans, ties, zero, subnormal, NaN/inf inputs), the f16 matmul, and (where the
-// build has it) the FPU fp16 scale conversion over all 65536 inputs. Prints one line per table and a
+// build has it) the FPU fp16 scale conversion over all 65536 inputs, and the float lanes of the
+// softmax exp and SwiGLU against their scalar functions. Prints one line per table and a
 // summary; exits 0 when everything matched, 1 otherwise (faults exit 3, see platform/cortex_m/exit.h).
 #include <stddef.h>
 #include <stdint.h>
 
 #include "console.h"
 #include "core/bytes.h"
+#include "core/detmath.h"
 #include "core/fp16.h"
 #include "exit.h"
 #include "kernels.h"
@@ -360,6 +362,38 @@ bool scale_conversion_ok() {
     return bad == 0;
 }
 
+// The float lanes (det_expf_shifted / det_silu_mul: vectors where the build has IEEE float SIMD, e.g.
+// Helium on the M55) against the scalar det_expf / det_silu: every 4099th float bit pattern, and every
+// 61st in [-104, -87], where results are subnormal (the lanes build those with a multiply, so they need
+// the FPU not to flush). Chunks of 61 values, so the lane loops' tails run too.
+bool float_lanes_ok() {
+    static float in[61], got[61];
+    uint32_t bad = 0, n = 0;
+    const auto check_chunk = [&](uint32_t k) {
+        for (uint32_t i = 0; i < k; i++) got[i] = in[i];
+        det_expf_shifted(got, k, 0.0f);
+        for (uint32_t i = 0; i < k; i++) bad += float_bits(got[i]) != float_bits(det_expf(in[i]));
+        for (uint32_t i = 0; i < k; i++) got[i] = 0.75f;
+        det_silu_mul(in, got, k);
+        for (uint32_t i = 0; i < k; i++) bad += float_bits(got[i]) != float_bits(det_silu(in[i]) * 0.75f);
+        n += k;
+    };
+    uint32_t k = 0;
+    for (uint64_t b = 0; b <= 0xffffffffull; b += 4099) {
+        in[k++] = bits_float((uint32_t)b);
+        if (k == 61) check_chunk(k), k = 0;
+    }
+    for (uint32_t b = 0xc2ae0000u; b <= 0xc2d00000u; b += 61) {
+        in[k++] = bits_float(b);
+        if (k == 61) check_chunk(k), k = 0;
+    }
+    if (k) check_chunk(k);
+    puts_("float lanes (det_expf_shifted, det_silu_mul) vs det_expf, det_silu: ");
+    put_dec(n);
+    puts_(bad ? " inputs, MISMATCH\n" : " inputs, ok\n");
+    return bad == 0;
+}
+
 }  // namespace
 
 int main(void) {
@@ -385,6 +419,7 @@ int main(void) {
     quantizer_cases();
     f16_cases();
     ok = scale_conversion_ok() && ok;
+    ok = float_lanes_ok() && ok;
 
     for (uint32_t i = 0; i < n_tables && i < kMaxTables; i++) {
         puts_("table ");
