@@ -57,7 +57,9 @@ bool AlignedBuffer::allocate(size_t size) {
     void *p = nullptr;
     const bool huge = padded >= kHugeFrom;
     if (posix_memalign(&p, huge ? kHugePage : kAlign, padded ? padded : kAlign) != 0) return false;
+#ifdef MADV_HUGEPAGE
     if (huge) madvise(p, padded, MADV_HUGEPAGE);  // a hint: without it the buffer is still valid
+#endif
     memset(p, 0, padded ? padded : kAlign);
     data_ = static_cast<uint8_t *>(p);
     size_ = size;
