@@ -19,6 +19,10 @@ MODEL="$BUILD/bench/$PRESET.blm"
 mkdir -p "$BUILD/bench"
 [ -f "$MODEL" ] || "$BUILD/bitlm_pack" --random --preset "$PRESET" --seed 1 -o "$MODEL" >/dev/null
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
+# bitlm_run asks for transparent huge pages for the artifact and arena (decode streams every weight each
+# token: ~8% here); where THP is "never" the figures are lower.
+[ -r /sys/kernel/mm/transparent_hugepage/enabled ] &&
+    echo "transparent huge pages: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled)"
 echo "model: $PRESET, $(stat -c %s "$MODEL") bytes; prefill $PROMPT tokens, decode $DECODE tokens; tg64: 64 tokens after 1; median of $REPEAT"
 echo "kernel paths: $KERNELS (default: $("$BUILD/bitlm_run" bench --kernels list | awk -F': ' '$1 == "default" {print $2}'))"
 printf '%-10s %-8s %14s %14s %14s %14s\n' kernels threads prefill_tok_s decode_tok_s tg64_tok_s arena_bytes
