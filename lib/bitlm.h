@@ -123,6 +123,16 @@ uint32_t bitlm_context_len(const bitlm_model *model);
 uint32_t bitlm_position(const bitlm_model *model); /* tokens in the KV cache */
 void bitlm_reset(bitlm_model *model);              /* empty the KV cache */
 
+/* Desktop: a faster in-RAM copy of the ternary weights, 2 bits each, for kernel tables that read that
+ * layout faster than the artifact's base 3 (today the AVX2 table: decode ~1.3-2x). Bytes it needs, 0
+ * when the model's kernel table gains nothing from it (AVX-512, NEON, Cortex-M) or it is done. */
+size_t bitlm_repack_bytes(const bitlm_model *model);
+/* Makes that copy in `buffer` (64-byte aligned, >= bitlm_repack_bytes(); it must stay valid and
+ * unchanged while the model is open) and computes from it from now on; the logits stay bit for bit
+ * the same. BITLM_OK without touching the buffer when bitlm_repack_bytes() is 0. Not while another
+ * call on this model runs. */
+bitlm_status bitlm_repack(bitlm_model *model, void *buffer, size_t buffer_bytes);
+
 /* ---- running the model -------------------------------------------------------------------- */
 /* Called once per fed position with that position's logits (vocab_size floats) when requested. */
 typedef void (*bitlm_logits_fn)(void *user, uint32_t index, const float *logits);

@@ -36,6 +36,11 @@ struct bitlm_kernels {
     // Optional: NULL uses lib/core/detmath's det_expf_shifted / det_silu_mul (four lanes or one).
     void (*expf_shifted)(float *x, uint32_t n, float shift);
     void (*silu_mul)(const float *gate, float *x, uint32_t n);
+
+    // Nonzero when matmul_q8 reads DType::Ternary2 (the 2-bit in-RAM copy, tensor/ternary2_pack.h)
+    // faster than base 3: only then does bitlm_repack make one, so only such tables (and the
+    // reference, which tests compare them with) ever see that dtype.
+    uint32_t prefers_ternary2;
 };
 
 // The table this build uses when bitlm_open_options.kernels is NULL (defined by platform/): the

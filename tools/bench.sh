@@ -25,17 +25,25 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ */
     echo "transparent huge pages: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled)"
 echo "model: $PRESET, $(stat -c %s "$MODEL") bytes; prefill $PROMPT tokens, decode $DECODE tokens; tg64: 64 tokens after 1; median of $REPEAT"
 echo "kernel paths: $KERNELS (default: $("$BUILD/bitlm_run" bench --kernels list | awk -F': ' '$1 == "default" {print $2}'))"
-printf '%-10s %-8s %14s %14s %14s %14s\n' kernels threads prefill_tok_s decode_tok_s tg64_tok_s arena_bytes
+printf '%-14s %-8s %14s %14s %14s %14s %14s\n' kernels threads prefill_tok_s decode_tok_s tg64_tok_s arena_bytes \
+    repack_bytes
+# One row per table and thread count; a table that reads a 2-bit in-RAM weight copy by default
+# (repack_bytes > 0: bitlm_repack) gets a second row reading the artifact's base 3 (--no-repack).
+row() {  # kernels threads [--no-repack]
+    local out tg
+    out=$("$BUILD/bitlm_run" bench "$MODEL" --kernels "$1" --threads "$2" --prompt-len "$PROMPT" --decode "$DECODE" \
+          --repeat "$REPEAT" ${3:-} 2>/dev/null)
+    tg=$("$BUILD/bitlm_run" bench "$MODEL" --kernels "$1" --threads "$2" --prompt-len 1 --decode 64 \
+         --repeat "$REPEAT" ${3:-} 2>/dev/null)
+    get() { echo "$out" | awk -v k="$1:" '$1 == k {print $2}'; }
+    printf '%-14s %-8s %14s %14s %14s %14s %14s\n' "$(get kernels)${3:+/base3}" "$2" "$(get prefill_tok_s)" \
+        "$(get decode_tok_s)" "$(echo "$tg" | awk '$1 == "decode_tok_s:" {print $2}')" "$(get arena_bytes)" \
+        "$(get repack_bytes)"
+    [ -z "${3:-}" ] && [ "$(get repack_bytes)" != 0 ] && row "$1" "$2" --no-repack
+    return 0
+}
 for k in $KERNELS; do
-    for t in $THREADS; do
-        out=$("$BUILD/bitlm_run" bench "$MODEL" --kernels "$k" --threads "$t" --prompt-len "$PROMPT" --decode "$DECODE" \
-              --repeat "$REPEAT" 2>/dev/null)
-        tg=$("$BUILD/bitlm_run" bench "$MODEL" --kernels "$k" --threads "$t" --prompt-len 1 --decode 64 \
-             --repeat "$REPEAT" 2>/dev/null)
-        get() { echo "$out" | awk -v k="$1:" '$1 == k {print $2}'; }
-        printf '%-10s %-8s %14s %14s %14s %14s\n' "$(get kernels)" "$t" "$(get prefill_tok_s)" "$(get decode_tok_s)" \
-            "$(echo "$tg" | awk '$1 == "decode_tok_s:" {print $2}')" "$(get arena_bytes)"
-    done
+    for t in $THREADS; do row "$k" "$t"; done
 done
 
 # The kernels alone (one thread, the bench-180m matrix shapes).

@@ -59,6 +59,8 @@ const char *kGenerateHelp =
     "  --ctx L                context length (default: the model's max_seq_len)\n"
     "  --threads N            threads (default: all cores)\n"
     "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n"
+    "  --no-repack            keep reading the artifact's base-3 weights (default: a 2-bit in-RAM copy\n"
+    "                         where the kernel table reads it faster, i.e. AVX2: bitlm_repack)\n"
     "  --arena-bytes N        give the model exactly N arena bytes (tests the too-small error)\n";
 
 const char *kEvalHelp =
@@ -73,21 +75,25 @@ const char *kEvalHelp =
     "  --max-bytes N          evaluate only the first N bytes of FILE (after --skip-bytes)\n"
     "  --skip-bytes N         start at byte N of FILE (e.g. the validation split bitlm_train reports)\n"
     "  --threads N            threads (default: all cores)\n"
-    "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n";
+    "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n"
+    "  --no-repack            keep reading the artifact's base-3 weights (default: a 2-bit in-RAM copy\n"
+    "                         where the kernel table reads it faster, i.e. AVX2: bitlm_repack)\n";
 
 const char *kBenchHelp =
     "usage: bitlm_run bench MODEL.blm [options]\n"
     "\n"
     "Prefill: one bitlm_feed of --prompt-len tokens (max_batch = prompt length). Decode: --decode\n"
     "tokens one at a time (greedy sample, feed). Median over --repeat runs, each from an empty cache.\n"
-    "Prints prefill_tok_s, decode_tok_s, arena_bytes, artifact_bytes, threads, kernels.\n"
+    "Prints prefill_tok_s, decode_tok_s, arena_bytes, repack_bytes, artifact_bytes, threads, kernels.\n"
     "\n"
     "  --prompt-len N         prefill tokens (default 128)\n"
     "  --decode N             decode tokens (default 64)\n"
     "  --repeat N             runs; the median is reported (default 3)\n"
     "  --ctx L                context length (default: the model's max_seq_len)\n"
     "  --threads N            threads (default: all cores)\n"
-    "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n";
+    "  --kernels NAME         kernel table (default: the fastest this CPU runs; 'list' names them)\n"
+    "  --no-repack            keep reading the artifact's base-3 weights (default: a 2-bit in-RAM copy\n"
+    "                         where the kernel table reads it faster, i.e. AVX2: bitlm_repack)\n";
 
 const char *kInfoHelp =
     "usage: bitlm_run info MODEL.blm [--ctx L]\n"
@@ -128,6 +134,8 @@ struct Loaded {
     ArtifactInfo info;  // validated by read_model_file
     std::unique_ptr<host::ThreadPool> pool;
     const bitlm_kernels *kernels = nullptr;  // nullptr: the build's default
+    bool repack = true;                      // make the 2-bit copy where the table prefers it
+    host::AlignedBuffer repacked;            // that copy (bitlm_repack)
     bitlm_model *model = nullptr;
     size_t arena_bytes = 0;
     unsigned threads = 1;
@@ -198,6 +206,19 @@ bool open_model(Loaded *l, uint32_t ctx, uint32_t max_batch, unsigned threads, u
         return false;
     }
     l->arena_bytes = give;
+    const size_t copy = l->repack ? bitlm_repack_bytes(l->model) : 0;
+    if (copy) {
+        if (!l->repacked.allocate(copy)) {
+            *f = failed("out of memory allocating the 2-bit weight copy of " + std::to_string(copy) +
+                        " bytes (--no-repack reads the artifact's weights directly)");
+            return false;
+        }
+        st = bitlm_repack(l->model, l->repacked.data(), copy);
+        if (st != BITLM_OK) {
+            *f = failed("cannot repack '" + l->path + "': " + bitlm_status_message(st));
+            return false;
+        }
+    }
     return true;
 }
 
@@ -274,6 +295,7 @@ int cmd_generate(int argc, char **argv) {
     args.option("--prompt").option("--prompt-ids").option("-n").option("--temperature").option("--top-k");
     args.option("--top-p").option("--seed").option("--ctx").option("--threads").option("--arena-bytes");
     args.option("--kernels");
+    args.flag("--no-repack");
     if (!args.parse(argc, argv, 2)) return report(usage(args.error()));
     if (args.has("help")) return fputs(kGenerateHelp, stdout), 0;
     Failure f;
@@ -298,6 +320,7 @@ int cmd_generate(int argc, char **argv) {
     Loaded l;
     if (!read_model_file(args.positional()[0], &l, &f)) return report(f);
     l.kernels = kernels;
+    l.repack = !args.has("no-repack");
     const bitlm_config cfg = l.info.config;
     uint32_t ctx = 0;
     if (!pick_context(args, cfg, &ctx, &f)) return report(f);
@@ -359,6 +382,7 @@ int cmd_generate(int argc, char **argv) {
 int cmd_eval(int argc, char **argv) {
     Args args;
     args.option("--ctx").option("--max-bytes").option("--skip-bytes").option("--threads").option("--kernels");
+    args.flag("--no-repack");
     if (!args.parse(argc, argv, 2)) return report(usage(args.error()));
     if (args.has("help")) return fputs(kEvalHelp, stdout), 0;
     Failure f;
@@ -374,6 +398,7 @@ int cmd_eval(int argc, char **argv) {
     Loaded l;
     if (!read_model_file(args.positional()[0], &l, &f)) return report(f);
     l.kernels = kernels;
+    l.repack = !args.has("no-repack");
     host::AlignedBuffer text;
     const std::string err = host::read_file(args.positional()[1], &text);
     if (!err.empty()) return report(failed(err));
@@ -416,6 +441,7 @@ int cmd_bench(int argc, char **argv) {
     Args args;
     args.option("--threads").option("--prompt-len").option("--decode").option("--repeat").option("--ctx");
     args.option("--kernels");
+    args.flag("--no-repack");
     if (!args.parse(argc, argv, 2)) return report(usage(args.error()));
     if (args.has("help")) return fputs(kBenchHelp, stdout), 0;
     Failure f;
@@ -432,6 +458,7 @@ int cmd_bench(int argc, char **argv) {
     Loaded l;
     if (!read_model_file(args.positional()[0], &l, &f)) return report(f);
     l.kernels = kernels;
+    l.repack = !args.has("no-repack");
     const bitlm_config cfg = l.info.config;
     uint32_t ctx = 0;
     if (!pick_context(args, cfg, &ctx, &f)) return report(f);
@@ -480,6 +507,7 @@ int cmd_bench(int argc, char **argv) {
     printf("decode_ms_per_tok: %.3f\n", n_decode ? dec * 1e3 / n_decode : 0.0);
     printf("decode_tok_s: %.1f\n", n_decode && dec > 0 ? n_decode / dec : 0.0);
     printf("arena_bytes: %zu\n", l.arena_bytes);
+    printf("repack_bytes: %zu\n", l.repacked.size());  // the 2-bit weight copy; 0: the artifact's base 3
     printf("artifact_bytes: %zu\n", l.file.size());
     printf("threads: %u\n", l.threads);
     printf("kernels: %s\n", k && k->name ? k->name : "?");

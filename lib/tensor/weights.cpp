@@ -1,6 +1,7 @@
 // weights.cpp — sizes and names of the storage types and scale layouts.
 #include "tensor/weights.h"
 #include "tensor/binary_pack.h"
+#include "tensor/ternary2_pack.h"
 #include "tensor/ternary_pack.h"
 
 namespace bitlm {
@@ -12,6 +13,7 @@ uint64_t dtype_row_bytes(DType dtype, uint64_t cols) {
         case DType::Int8: return cols;
         case DType::F16: return cols * 2;
         case DType::F32: return cols * 4;
+        case DType::Ternary2: return ternary2_row_bytes(cols);
     }
     return 0;
 }
@@ -23,6 +25,7 @@ const char *dtype_name(DType dtype) {
         case DType::Int8: return "int8";
         case DType::F16: return "f16";
         case DType::F32: return "f32";
+        case DType::Ternary2: return "ternary2";
     }
     return "?";
 }
@@ -44,6 +47,7 @@ bool scale_kind_allowed(DType dtype, ScaleKind kind) {
         case DType::Int8: return kind == ScaleKind::Row;
         case DType::F16:
         case DType::F32: return kind == ScaleKind::None;
+        case DType::Ternary2: return kind == ScaleKind::Tensor || kind == ScaleKind::Row;
     }
     return false;
 }

@@ -13,8 +13,11 @@ enum class DType : uint8_t {
     Int8 = 2,     // int8 in [-127,127] with a per-row scale: cols bytes per row
     F16 = 3,      // IEEE binary16: 2*cols bytes per row
     F32 = 4,      // IEEE binary32 (norm gains): 4*cols bytes per row
+    // In RAM only, never in an artifact: ternary as 2-bit codes w+1 (ternary2_pack.h), the faster
+    // copy a desktop runtime may keep (bitlm_repack).
+    Ternary2 = 5,
 };
-constexpr uint32_t kDTypeCount = 5;
+constexpr uint32_t kDTypeCount = 5;  // the dtypes an artifact may hold (Ternary2 is not one)
 
 // Where the (fp16) scales of a tensor apply. Dequantized weight = stored value * scale.
 enum class ScaleKind : uint8_t {

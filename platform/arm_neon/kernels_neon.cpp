@@ -123,7 +123,7 @@ struct NeonBase {
 // AArch64 NEON arithmetic is IEEE with denormals (FPCR.FZ clear): always the vector path.
 bool quant_vector_ok(uint32_t) { return true; }
 const bitlm_kernels kNeon = {"neon", quantize_act_neon<quant_vector_ok>, matmul_q8_neon<NeonBase>, matmul_f16_a64,
-                             nullptr, nullptr, nullptr};
+                             nullptr, nullptr, nullptr, 0};
 #else
 // ARMv7 NEON flushes subnormal inputs and results to zero. With amax >= 2^-100 that cannot change a
 // result: mult = 127/amax is computed in VFP (IEEE) and is a normal number <= 127*2^100; a subnormal
@@ -136,7 +136,7 @@ void matmul_f16_ref(const WeightView *w, const float *x, uint32_t n_tok, uint32_
     bitlm_reference_kernels()->matmul_f16(w, x, n_tok, row_begin, row_end, y, y_stride);
 }
 const bitlm_kernels kNeon = {"neon-armv7", quantize_act_neon<quant_vector_ok>, matmul_q8_neon<NeonBase>,
-                             matmul_f16_ref, nullptr, nullptr, nullptr};
+                             matmul_f16_ref, nullptr, nullptr, nullptr, 0};
 #endif
 
 }  // namespace

@@ -48,7 +48,7 @@ struct NeonDot {
 
 bool quant_vector_ok(uint32_t) { return true; }
 const bitlm_kernels kNeonDot = {"neon-dot", quantize_act_neon<quant_vector_ok>, matmul_q8_neon<NeonDot>,
-                                matmul_f16_a64, nullptr, nullptr, nullptr};
+                                matmul_f16_a64, nullptr, nullptr, nullptr, 0};
 
 }  // namespace
 

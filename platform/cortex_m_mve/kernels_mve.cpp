@@ -283,7 +283,7 @@ void matmul_f16_reference(const WeightView *w, const float *x, uint32_t n_tok, u
 }
 
 const bitlm_kernels kMve = {"cm-mve", quantize_act_int8_mve, matmul_q8_mve, matmul_f16_reference,
-                            nullptr, nullptr, nullptr};  // the optional float kernels: the portable ones
+                            nullptr, nullptr, nullptr, 0};  // the optional float kernels: the portable ones
 
 }  // namespace
 

@@ -144,7 +144,7 @@ void matmul_f16_reference(const WeightView *w, const float *x, uint32_t n_tok, u
 }
 
 const bitlm_kernels kV6m = {"cm-v6m", quantize_reference, matmul_q8_v6m, matmul_f16_reference,
-                            nullptr, nullptr, nullptr};  // the optional float kernels: the portable ones
+                            nullptr, nullptr, nullptr, 0};  // the optional float kernels: the portable ones
 
 }  // namespace
 

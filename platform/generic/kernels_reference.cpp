@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "quant/quantize.h"
 #include "tensor/dequant.h"
+#include "tensor/ternary2_pack.h"
 #include "tensor/ternary_pack.h"
 
 namespace bitlm {
@@ -66,6 +67,13 @@ float dot_ternary(const WeightView *w, uint32_t r, const int8_t *x, float x_scal
     return acc.finish(x_scale);
 }
 
+float dot_ternary2(const WeightView *w, uint32_t r, const int8_t *x, float x_scale) {
+    const uint8_t *row = w->data + (uint64_t)r * w->row_bytes;
+    RowAccumulator acc(w, r);
+    for (uint32_t i = 0; i < w->cols; i++) acc.add(i, ((int32_t)ternary2_code(row, i) - 1) * x[i]);
+    return acc.finish(x_scale);
+}
+
 float dot_binary(const WeightView *w, uint32_t r, const int8_t *x, float x_scale) {
     const uint8_t *bytes = w->data + (uint64_t)r * w->row_bytes;
     RowAccumulator acc(w, r);
@@ -83,7 +91,10 @@ float dot_int8(const WeightView *w, uint32_t r, const int8_t *x, float x_scale) 
 void matmul_q8_reference(const WeightView *w, const int8_t *x, const float *x_scale, uint32_t n_tok,
                          uint32_t row_begin, uint32_t row_end, float *y, uint32_t y_stride) {
     float (*dot)(const WeightView *, uint32_t, const int8_t *, float) =
-        w->dtype == DType::Ternary ? dot_ternary : w->dtype == DType::Binary ? dot_binary : dot_int8;
+        w->dtype == DType::Ternary    ? dot_ternary
+        : w->dtype == DType::Ternary2 ? dot_ternary2
+        : w->dtype == DType::Binary   ? dot_binary
+                                      : dot_int8;
     // Rows outer: a row stays in cache while every token of a prefill batch uses it.
     for (uint32_t r = row_begin; r < row_end; r++)
         for (uint32_t t = 0; t < n_tok; t++)
@@ -104,7 +115,7 @@ void matmul_f16_reference(const WeightView *w, const float *x, uint32_t n_tok, u
 }
 
 const bitlm_kernels kReference = {"generic", quantize_act_int8_ref, matmul_q8_reference, matmul_f16_reference,
-                                  nullptr, nullptr, nullptr};  // the optional float kernels: the portable ones
+                                  nullptr, nullptr, nullptr, 0};  // the optional float kernels: the portable ones
 
 }  // namespace
 }  // namespace bitlm

@@ -4,8 +4,10 @@
 // float combination of tensor/dequant.h in the same order.
 //
 // Design (measurements at the end of this comment)
-// - Weights are read in place, base 3, 1.6 bits/weight: 36 MB per bench-180m token. No repacked
-//   in-RAM copy (see "Measured" for what a 2-bit copy would and would not buy).
+// - Weights are read in place, base 3, 1.6 bits/weight: 36 MB per bench-180m token — or, when the
+//   runtime made one (bitlm_repack; this table sets prefers_ternary2), from a 2-bit in-RAM copy
+//   (DType::Ternary2, tensor/ternary2_pack.h): 45 MB per token but ~4 ops per 32 weights instead of ~8
+//   (shift, and, maddubs, add), which pays here because this GEMV is compute-bound ("Measured").
 // - Base-3 decode of a 32-byte block (160 weights, digit plane k = weights 32k..32k+31): the digit
 //   bytes t_k = (uint8)(q*3^k) come from t_{k+1} = t_k+t_k+t_k (byte adds wrap mod 256, no multiply),
 //   and the trit is w = [t >= 171] - [t <= 85] (digit = floor(3t/256)).
@@ -36,9 +38,9 @@
 //   one token (GEMV):  generic 182 ms, avx2 4.3 ms per pass = 31 G weights/s. That is ~3 vector ops
 //     per cycle at 7.6 ops per 32 weights: compute-bound, streaming only ~6 GB/s of the ~20 GB/s one
 //     core reads (30 GB/s two cores; 36 MB buffer). Rows per pass 1/2/3/4: 5.3/4.4/4.3/4.4 ms.
-//     A 2-bit in-RAM copy would decode in ~4 ops per 32 weights (shift, and, maddubs, add), so up to
-//     ~1.8x faster per core here, for 25% more bytes per token, a second copy of every weight, and a
-//     place to keep it that the stateless kernel table and the caller's arena do not have; not done.
+//     The 2-bit in-RAM copy (2026-12-07, AVX-512 Zen 4 instance, gemv_ternary2, 24 rows of L2
+//     prefetch): bench-180m tg64 at 2 threads ~323 -> ~435 tok/s, at 1 thread ~188 -> ~310 (DRAM-
+//     bound there: ~57-79 G weights/s from DRAM on one core, 99-157 on two, in a 120 MB stack).
 //   several tokens (GEMM, 16-64 tokens): ~360 token-passes/s per thread, ~55% of the maddubs port
 //     limit (2 per cycle); the scalar per-(row, token) epilogue was 25% before the hadd-tree sums.
 //   In the whole model (bitlm_run bench, perf) the float parts of forward.cpp (serial attention dot
@@ -52,6 +54,7 @@
 #include "core/fp16.h"
 #include "quant/quantize.h"
 #include "tensor/dequant.h"
+#include "tensor/ternary2_pack.h"
 #include "tensor/ternary_pack.h"
 #include "x86/kernels_x86.h"
 
@@ -278,6 +281,84 @@ void matmul_ternary_gemv(const WeightView *w, const int8_t *x, float x_scale, ui
     }
 }
 
+// ---- Ternary2 GEMV (the 2-bit in-RAM copy: tensor/ternary2_pack.h) -------------------------------
+
+// Rows ahead the Ternary2 GEMV prefetches (into L2), plus the first that many of each call at its
+// start: a row is short (8 blocks at 1024 columns) and a pass reads two side by side, streams the
+// hardware prefetchers do not follow. bench-180m tg64 at 2 threads (six runs each, medians): 8 rows
+// without the start-of-call prefetch ~360 tok/s; with it 16 rows ~430, 24 ~435, 32 ~435, 48 ~410.
+constexpr uint32_t kTernary2PrefetchRows = 24;
+
+// sum over the row of (code - 1) * x for NR rows r0.. : maddubs(code, x) pairs (|pair| <= 2*2*127) in
+// int16 for 16 blocks (64 planes * 508 < 32767), widened with madd, minus sum(x). The last block's
+// activations come from a zero-padded copy (x has only `cols` bytes); codes past cols are 0.
+template <int NR>
+void gemv_ternary2(const WeightView *w, uint32_t r0, const int8_t *x, const int8_t *x_last, int32_t xsum,
+                   int32_t *out) {
+    const __m256i m3 = _mm256_set1_epi8(3), ones16 = _mm256_set1_epi16(1);
+    const uint32_t nblk = (uint32_t)((w->cols + kTernary2BlockWeights - 1) / kTernary2BlockWeights);
+    const uint8_t *row[NR];
+    __m256i acc[NR];
+    #pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) {
+        row[i] = w->data + (uint64_t)(r0 + i) * w->row_bytes;
+        acc[i] = _mm256_setzero_si256();
+    }
+    const uint8_t *pf = w->data + (uint64_t)(r0 + kTernary2PrefetchRows) * w->row_bytes;
+    for (uint32_t b0 = 0; b0 < nblk; b0 += 16) {
+        const uint32_t end = nblk - b0 > 16 ? b0 + 16 : nblk;
+        __m256i a16[NR];
+        #pragma GCC unroll 4
+        for (int i = 0; i < NR; i++) a16[i] = _mm256_setzero_si256();
+        for (uint32_t b = b0; b < end; b++) {
+            const int8_t *xb = b + 1 < nblk ? x + (uint64_t)b * kTernary2BlockWeights : x_last;
+            __m256i v[NR];
+            #pragma GCC unroll 4
+            for (int i = 0; i < NR; i++) {
+                v[i] = loadu(row[i] + (uint64_t)b * kTernary2BlockBytes);
+                _mm_prefetch((const char *)pf + (uint64_t)i * w->row_bytes + (uint64_t)b * kTernary2BlockBytes, _MM_HINT_T1);
+            }
+            #pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                const __m256i xk = loadu(xb + 32 * k);
+                #pragma GCC unroll 4
+                for (int i = 0; i < NR; i++) {
+                    const __m256i c = _mm256_and_si256(k ? _mm256_srli_epi16(v[i], 2 * k) : v[i], m3);
+                    a16[i] = _mm256_add_epi16(a16[i], _mm256_maddubs_epi16(c, xk));
+                }
+            }
+        }
+        #pragma GCC unroll 4
+        for (int i = 0; i < NR; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(a16[i], ones16));
+    }
+    #pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) out[i] = hsum_epi32(acc[i]) - xsum;
+}
+
+void matmul_ternary2_gemv(const WeightView *w, const int8_t *x, float x_scale, uint32_t row_begin, uint32_t row_end,
+                          float *y) {
+    const uint32_t n = w->cols, last = (n - 1) / kTernary2BlockWeights * kTernary2BlockWeights;
+    alignas(32) int8_t x_last[kTernary2BlockWeights] = {};
+    memcpy(x_last, x + last, n - last);
+    int32_t xsum = 0;
+    for (uint32_t i = 0; i < n; i++) xsum += x[i];
+    // The rows before the first the passes prefetch (a thread claims a few tasks at a time).
+    const uint32_t warm = row_end - row_begin < kTernary2PrefetchRows ? row_end - row_begin : kTernary2PrefetchRows;
+    for (uint64_t i = 0; i < (uint64_t)warm * w->row_bytes; i += 64)
+        _mm_prefetch((const char *)w->data + (uint64_t)row_begin * w->row_bytes + i, _MM_HINT_T1);
+    uint32_t r = row_begin;
+    int32_t acc[kGemvRows];
+    for (; r + kGemvRows <= row_end; r += kGemvRows) {
+        gemv_ternary2<kGemvRows>(w, r, x, x_last, xsum, acc);
+#pragma GCC unroll 4
+        for (int i = 0; i < kGemvRows; i++) y[r + i] = dequant_dot(acc[i], scale_of(w, r + i, 0), x_scale);
+    }
+    for (; r < row_end; r++) {
+        gemv_ternary2<1>(w, r, x, x_last, xsum, acc);
+        y[r] = dequant_dot(acc[0], scale_of(w, r, 0), x_scale);
+    }
+}
+
 // ---- decode rows to digits in natural order (GEMM, group scales, binary) ------------------------
 
 // Digits d (weight = d - 1) of row r in natural order into out[0, round_up(cols, 32)), zero past cols.
@@ -306,6 +387,16 @@ void decode_row(const WeightView *w, uint32_t r, uint8_t *out) {
                 t = times3(t);
             }
             storeu(out + n, _mm256_setzero_si256());
+        }
+    } else if (w->dtype == DType::Ternary2) {  // d = the code; planes past round_up(cols, 32) not stored
+        const __m256i m3 = _mm256_set1_epi8(3);
+        for (uint32_t b = 0; (uint64_t)b * kTernary2BlockWeights < n; b++) {
+            const __m256i v = loadu(row + (uint64_t)b * kTernary2BlockBytes);
+            #pragma GCC unroll 4
+            for (uint32_t k = 0; k < 4; k++) {
+                const uint32_t at = b * kTernary2BlockWeights + 32 * k;
+                if (at < n) storeu(out + at, _mm256_and_si256(_mm256_srli_epi16(v, (int)(2 * k)), m3));
+            }
         }
     } else {  // Binary: bit i of byte j is weight 8j+i; d = 2 * bit
         const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -514,6 +605,13 @@ void matmul_q8_avx2(const WeightView *w, const int8_t *x, const float *x_scale, 
             }
             matmul_buffered(w, x, x_scale, n_tok, row_begin, row_end, y, y_stride);
             return;
+        case DType::Ternary2:  // tensor or row scales (bitlm_repack makes no other)
+            if (n_tok == 1) {
+                matmul_ternary2_gemv(w, x, x_scale[0], row_begin, row_end, y);
+            } else {
+                matmul_buffered(w, x, x_scale, n_tok, row_begin, row_end, y, y_stride);
+            }
+            return;
         case DType::Binary:
             if (w->scale_kind != ScaleKind::Group) {
                 matmul_buffered(w, x, x_scale, n_tok, row_begin, row_end, y, y_stride);
@@ -537,7 +635,7 @@ void matmul_f16_avx2(const WeightView *w, const float *x, uint32_t n_tok, uint32
 }
 
 const bitlm_kernels kAvx2 = {"avx2", quantize_act_avx2, matmul_q8_avx2, matmul_f16_avx2, weighted_rows_avx2,
-                             expf_shifted_avx2, silu_mul_avx2};
+                             expf_shifted_avx2, silu_mul_avx2, 1};
 
 }  // namespace
 

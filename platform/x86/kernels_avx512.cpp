@@ -497,7 +497,7 @@ void expf_shifted_avx512(float *x, uint32_t n, float shift) { expf_shifted_lanes
 void silu_mul_avx512(const float *gate, float *x, uint32_t n) { silu_mul_lanes<16>(gate, x, n); }
 
 const bitlm_kernels kAvx512 = {"avx512", quantize_act_avx512, matmul_q8_avx512, matmul_f16_avx512,
-                               weighted_rows_avx512, expf_shifted_avx512, silu_mul_avx512};
+                               weighted_rows_avx512, expf_shifted_avx512, silu_mul_avx512, 0};
 
 }  // namespace
 

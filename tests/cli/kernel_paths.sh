@@ -2,7 +2,8 @@
 # kernel_paths.sh — the same artifact and prompt give the same greedy text and logits-checksum with
 # every kernel table this build and CPU have (bitlm_run --kernels NAME) at 1, 2 and 3 threads, for
 # ternary (tensor/row/group scales, odd widths), binary, int8/f16 embeddings and separate heads;
-# prompts long enough that prefill takes the multi-token (GEMM) path. Also: --kernels list and an
+# prompts long enough that prefill takes the multi-token (GEMM) path; each table with and without the
+# 2-bit in-RAM weight copy (--no-repack). Also: --kernels list and an
 # unknown name, and that the ISA-specific objects export no weak (inline) functions the linker could
 # pick for code that runs on CPUs without that ISA.
 source "$(dirname "$0")/lib/common.sh"
@@ -41,6 +42,11 @@ for spec in "${models[@]}"; do
             if [ -z "$ref" ]; then ref=$out; continue; fi
             cmp -s "$ref" "$out" || fail "$m: --kernels $k --threads $t differs from $(basename "$ref"): $(tail -1 "$out") vs $(tail -1 "$ref")"
         done
+        # Tables that read a 2-bit in-RAM copy by default (bitlm_repack): the artifact's base 3 too.
+        out="$tmp/$m.$k.base3"
+        "$RUN" generate "$tmp/$m.blm" --prompt "$prompt" -n 24 --temperature 0 --kernels "$k" --threads 2 --no-repack \
+            >"$out" 2>"$out.err" || fail "$m --kernels $k --no-repack: $(cat "$out.err")"
+        cmp -s "$ref" "$out" || fail "$m: --kernels $k --no-repack differs: $(tail -1 "$out") vs $(tail -1 "$ref")"
     done
     echo "$m: $(tail -1 "$ref") with every path ($names) at 1, 2, 3 threads"
 done

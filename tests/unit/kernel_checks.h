@@ -19,6 +19,7 @@
 #include "quant/quantize.h"
 #include "tensor/binary_pack.h"
 #include "tensor/dequant.h"
+#include "tensor/ternary2_pack.h"
 #include "tensor/ternary_pack.h"
 
 namespace kernel_checks {
@@ -42,14 +43,20 @@ inline Matrix make_matrix(DType dtype, ScaleKind kind, uint32_t rows, uint32_t c
     std::uniform_int_distribution<int> tern(-1, 1), coin(0, 1), i8(-127, 127);
     for (auto &v : m.values) {
         if (fill != Fill::Random) v = (int8_t)(fill == Fill::AllMax ? (dtype == DType::Int8 ? 127 : 1) : (dtype == DType::Int8 ? -127 : -1));
-        else v = (int8_t)(dtype == DType::Ternary ? tern(rng) : dtype == DType::Binary ? (coin(rng) ? 1 : -1) : i8(rng));
+        else v = (int8_t)(dtype == DType::Ternary || dtype == DType::Ternary2 ? tern(rng) : dtype == DType::Binary ? (coin(rng) ? 1 : -1) : i8(rng));
     }
     const uint64_t row_bytes = dtype_row_bytes(dtype, cols);
     m.data.assign(rows * row_bytes + 1, 0xAA);  // +1: a kernel must not read past the last row
+    // Ternary2 rows through base 3 and ternary2_repack_row, so the repack is checked with the kernels.
+    std::vector<uint8_t> base3(dtype == DType::Ternary2 ? ternary_packed_bytes(cols) : 0);
+    const WeightView base3_row = {DType::Ternary, kind, 1, cols, group, (uint32_t)base3.size(), base3.data(), nullptr};
     for (uint32_t r = 0; r < rows; r++) {
         const int8_t *src = &m.values[(size_t)r * cols];
         uint8_t *dst = &m.data[r * row_bytes];
-        if (dtype == DType::Ternary) ternary_pack_row(src, cols, dst);
+        if (dtype == DType::Ternary2) {
+            ternary_pack_row(src, cols, base3.data());
+            ternary2_repack_row(base3_row, 0, dst);
+        } else if (dtype == DType::Ternary) ternary_pack_row(src, cols, dst);
         else if (dtype == DType::Binary) binary_pack_row(src, cols, dst);
         else std::memcpy(dst, src, cols);
     }
@@ -239,6 +246,10 @@ inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
                 check_q8(k, against_naive, DType::Binary, ScaleKind::Row, rows, cols, 0, nt, rng);
                 check_q8(k, against_naive, DType::Binary, ScaleKind::Tensor, rows, cols, 0, nt, rng);
                 check_q8(k, against_naive, DType::Int8, ScaleKind::Row, rows, cols, 0, nt, rng);
+                if (k->prefers_ternary2 || against_naive) {  // only such tables are handed the 2-bit copy
+                    check_q8(k, against_naive, DType::Ternary2, ScaleKind::Tensor, rows, cols, 0, nt, rng);
+                    check_q8(k, against_naive, DType::Ternary2, ScaleKind::Row, rows, cols, 0, nt, rng);
+                }
             }
         }
     // Many rows: several row pairs and register tiles in one call.
@@ -247,6 +258,8 @@ inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
         check_q8(k, against_naive, DType::Ternary, ScaleKind::Group, 70, 1024, 64, nt, rng);
         check_q8(k, against_naive, DType::Binary, ScaleKind::Row, 70, 1000, 0, nt, rng);
         check_q8(k, against_naive, DType::Int8, ScaleKind::Row, 70, 1000, 0, nt, rng);
+        if (k->prefers_ternary2 || against_naive)
+            check_q8(k, against_naive, DType::Ternary2, ScaleKind::Row, 70, 1024, 0, nt, rng);
     }
     // Largest sums: every weight and activation at its extreme, long rows (int16 accumulator limits).
     for (Fill fill : {Fill::AllMax, Fill::AllMin})
@@ -256,6 +269,8 @@ inline void check_kernel_table(const bitlm_kernels *k, bool against_naive) {
                 check_q8(k, against_naive, DType::Ternary, ScaleKind::Group, 3, cols, 4096, nt, rng, fill);
                 check_q8(k, against_naive, DType::Binary, ScaleKind::Row, 3, cols, 0, nt, rng, fill);
                 check_q8(k, against_naive, DType::Int8, ScaleKind::Row, 3, cols, 0, nt, rng, fill);
+                if (k->prefers_ternary2 || against_naive)
+                    check_q8(k, against_naive, DType::Ternary2, ScaleKind::Row, 3, cols, 0, nt, rng, fill);
             }
     // Activation scales that are zero, NaN or inf (what the quantizer returns for such input).
     const float odd_scales[4] = {0.0f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),

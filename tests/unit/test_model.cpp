@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bitlm.h"
+#include "kernels.h"
 #include "check.h"
 #include "common/random_model.h"
 #include "reference_forward.h"
@@ -130,11 +131,71 @@ void test_variant(const Variant &v) {
                same_bits(ct.logits[t], batch.logits[t]);
     CHECK_MSG(same, "%s: batched, chunked, threaded and token-by-token logits differ", v.name);
 
+    // 4. The 2-bit in-RAM copy (bitlm_repack) with every table that prefers it: batched (GEMM) and token
+    //    by token (GEMV), the same bits. Other tables need none (0 bytes, and repack is a no-op).
+    const bool repackable = v.linear == DType::Ternary && v.scale != ScaleKind::Group;
+    for (uint32_t i = 0; const bitlm_kernels *k = bitlm_kernel_table(i); i++) {
+        bitlm_open_options ok = {};
+        ok.kernels = k;
+        ok.max_batch = (uint32_t)tokens.size();
+        Opened rb, r1;
+        CHECK(open_model(art, ok, &rb) == BITLM_OK);
+        ok.max_batch = 1;
+        CHECK(open_model(art, ok, &r1) == BITLM_OK);
+        const size_t bytes = bitlm_repack_bytes(rb.model);
+        CHECK_MSG((bytes > 0) == (repackable && k->prefers_ternary2 != 0), "%s %s: repack bytes %zu", v.name, k->name, bytes);
+        if (!bytes) {
+            CHECK(bitlm_repack(rb.model, nullptr, 0) == BITLM_OK);
+            continue;
+        }
+        std::vector<uint64_t> buf_b(bytes / 8 + 8), buf_1(bytes / 8 + 8);  // 8-byte units; 64-aligned below
+        auto aligned = [](std::vector<uint64_t> &b) { return (void *)(((uintptr_t)b.data() + 63) & ~(uintptr_t)63); };
+        CHECK(bitlm_repack(rb.model, aligned(buf_b), bytes) == BITLM_OK);
+        CHECK(bitlm_repack(r1.model, aligned(buf_1), bytes) == BITLM_OK);
+        CHECK(bitlm_repack_bytes(rb.model) == 0 && bitlm_repack(rb.model, nullptr, 0) == BITLM_OK);  // done once
+        Collected cb{{}, v.c.vocab_size};
+        CHECK(bitlm_feed(rb.model, tokens.data(), (uint32_t)tokens.size(), collect, &cb) == BITLM_OK);
+        bool same2 = cb.logits.size() == tokens.size();
+        for (size_t t = 0; same2 && t < tokens.size(); t++) {
+            CHECK(bitlm_feed(r1.model, &tokens[t], 1, nullptr, nullptr) == BITLM_OK);
+            same2 = same_bits(cb.logits[t], batch.logits[t]) &&
+                    same_bits(std::vector<float>(bitlm_logits(r1.model), bitlm_logits(r1.model) + v.c.vocab_size), batch.logits[t]);
+        }
+        CHECK_MSG(same2, "%s %s: logits after bitlm_repack differ", v.name, k->name);
+    }
+
     // 3. Reset and refeed gives the same last logits.
     bitlm_reset(one.model);
     CHECK(bitlm_position(one.model) == 0 && bitlm_logits(one.model) == nullptr);
     CHECK(bitlm_feed(one.model, tokens.data(), (uint32_t)tokens.size(), nullptr, nullptr) == BITLM_OK);
     CHECK(same_bits(std::vector<float>(bitlm_logits(one.model), bitlm_logits(one.model) + v.c.vocab_size), batch.logits.back()));
+}
+
+// bitlm_repack's errors: no model, no or misaligned buffer, too small; nothing changes on error.
+void test_repack_errors() {
+    const bitlm_kernels *k2 = nullptr;
+    for (uint32_t i = 0; const bitlm_kernels *k = bitlm_kernel_table(i); i++)
+        if (k->prefers_ternary2) k2 = k;
+    CHECK(bitlm_repack_bytes(nullptr) == 0 && bitlm_repack(nullptr, nullptr, 0) == BITLM_ERR_NULL_ARGUMENT);
+    if (!k2) {
+        std::printf("  repack errors: skipped (no kernel table here prefers the 2-bit copy)\n");
+        return;
+    }
+    const Variant v = {"repack", base_config(), DType::Ternary, ScaleKind::Row, 0, DType::Int8, DType::Int8};
+    const std::vector<uint8_t> art = build(v, 9);
+    bitlm_open_options opt = {};
+    opt.kernels = k2;
+    Opened o;
+    CHECK(open_model(art, opt, &o) == BITLM_OK);
+    const size_t bytes = bitlm_repack_bytes(o.model);
+    CHECK(bytes > 0 && bytes % 64 == 0);
+    std::vector<uint64_t> buf(bytes / 8 + 16);
+    uint8_t *p = (uint8_t *)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);
+    CHECK(bitlm_repack(o.model, nullptr, bytes) == BITLM_ERR_NULL_ARGUMENT);
+    CHECK(bitlm_repack(o.model, p + 8, bytes) == BITLM_ERR_BAD_ALIGNMENT);
+    CHECK(bitlm_repack(o.model, p, bytes - 1) == BITLM_ERR_BUFFER_TOO_SMALL);
+    CHECK(bitlm_repack_bytes(o.model) == bytes);  // still base 3
+    CHECK(bitlm_repack(o.model, p, bytes) == BITLM_OK && bitlm_repack_bytes(o.model) == 0);
 }
 
 void test_errors_and_sampling() {
@@ -270,5 +331,6 @@ int main() {
     variants.push_back({"160-blocks/gqa-5:1", big, DType::Ternary, ScaleKind::Group, 64, DType::Int8, DType::Int8});
     for (const auto &v : variants) test_variant(v);
     test_errors_and_sampling();
+    test_repack_errors();
     return check::finish("model");
 }

@@ -376,6 +376,8 @@ std::string pack_tensor(const TensorSize &t, const std::vector<float> &w, Packed
                 for (int k = 0; k < 4; k++) out->data[4 * i + k] = (uint8_t)(b >> (8 * k));
             }
             break;
+        case DType::Ternary2:  // in RAM only (bitlm_repack), never written to an artifact
+            return std::string("tensor ") + tensor_role_name(t.role) + ": ternary2 is not an artifact dtype";
     }
     if (st != BITLM_OK)
         return std::string("quantizing ") + tensor_role_name(t.role) + ": " + bitlm_status_message(st);
