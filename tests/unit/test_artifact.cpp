@@ -374,6 +374,8 @@ void check_errors() {
     expect(patched(TensorRole::FinalNorm, 0, [](uint8_t *e, const Aligned &) { store_u16(e + kTenLayer, 1); }),
            BITLM_ERR_BAD_TENSOR, "global tensor with a layer");
     expect(patched(TensorRole::Wq, 0, [](uint8_t *e, const Aligned &) { e[kTenDType] = 9; }), BITLM_ERR_BAD_TENSOR, "unknown dtype");
+    expect(patched(TensorRole::Wq, 0, [](uint8_t *e, const Aligned &) { e[kTenDType] = (uint8_t)DType::Ternary2; }),
+           BITLM_ERR_BAD_TENSOR, "the in-RAM-only 2-bit dtype");
     expect(patched(TensorRole::Wq, 0, [](uint8_t *e, const Aligned &) { e[kTenScaleKind] = 0; }), BITLM_ERR_BAD_TENSOR, "ternary without scale");
     expect(patched(TensorRole::Wq, 0, [](uint8_t *e, const Aligned &) { store_u16(e + kTenReserved, 1); }), BITLM_ERR_BAD_TENSOR, "entry reserved");
     expect(patched(TensorRole::Wk, 0, [](uint8_t *e, const Aligned &) { store_u32(e + kTenGroupSize, 48); }), BITLM_ERR_BAD_TENSOR, "group size 48");
