@@ -263,22 +263,36 @@ void gemv_ternary(const WeightView *w, uint32_t r0, const int8_t *x, const Terna
 
 constexpr int kGemvRows = 2;  // rows per pass (1 to 4 measured within noise of each other; 2 divides tasks)
 
+template <int N>
+struct PassRows {
+    static constexpr int n = N;
+};
+
+// Rows [row_begin, row_end) kGemvRows at a time, then one at a time: pass(PassRows<NR>, r, acc) gives
+// the exact int32 sums of rows r .. r+NR-1, dequantized here into y (tensor/row scales).
+template <class Pass>
+void gemv_passes(const WeightView *w, float x_scale, uint32_t row_begin, uint32_t row_end, float *y, Pass pass) {
+    uint32_t r = row_begin;
+    int32_t acc[kGemvRows];
+    for (; r + kGemvRows <= row_end; r += kGemvRows) {
+        pass(PassRows<kGemvRows>{}, r, acc);
+#pragma GCC unroll 4
+        for (int i = 0; i < kGemvRows; i++) y[r + i] = dequant_dot(acc[i], scale_of(w, r + i, 0), x_scale);
+    }
+    for (; r < row_end; r++) {
+        pass(PassRows<1>{}, r, acc);
+        y[r] = dequant_dot(acc[0], scale_of(w, r, 0), x_scale);
+    }
+}
+
 void matmul_ternary_gemv(const WeightView *w, const int8_t *x, float x_scale, uint32_t row_begin, uint32_t row_end,
                          float *y) {
     const TernaryShape s = ternary_shape(w->cols);
     alignas(32) int8_t tail[5][32];
     if (s.rest) ternary_tail_planes(s, x, tail);
-    uint32_t r = row_begin;
-    int32_t acc[kGemvRows];
-    for (; r + kGemvRows <= row_end; r += kGemvRows) {
-        gemv_ternary<kGemvRows>(w, r, x, s, tail, acc);
-#pragma GCC unroll 4
-        for (int i = 0; i < kGemvRows; i++) y[r + i] = dequant_dot(acc[i], scale_of(w, r + i, 0), x_scale);
-    }
-    for (; r < row_end; r++) {
-        gemv_ternary<1>(w, r, x, s, tail, acc);
-        y[r] = dequant_dot(acc[0], scale_of(w, r, 0), x_scale);
-    }
+    gemv_passes(w, x_scale, row_begin, row_end, y, [&](auto rows, uint32_t r, int32_t *acc) {
+        gemv_ternary<decltype(rows)::n>(w, r, x, s, tail, acc);
+    });
 }
 
 // ---- Ternary2 GEMV (the 2-bit in-RAM copy: tensor/ternary2_pack.h) -------------------------------
@@ -346,17 +360,9 @@ void matmul_ternary2_gemv(const WeightView *w, const int8_t *x, float x_scale, u
     const uint32_t warm = row_end - row_begin < kTernary2PrefetchRows ? row_end - row_begin : kTernary2PrefetchRows;
     for (uint64_t i = 0; i < (uint64_t)warm * w->row_bytes; i += 64)
         _mm_prefetch((const char *)w->data + (uint64_t)row_begin * w->row_bytes + i, _MM_HINT_T1);
-    uint32_t r = row_begin;
-    int32_t acc[kGemvRows];
-    for (; r + kGemvRows <= row_end; r += kGemvRows) {
-        gemv_ternary2<kGemvRows>(w, r, x, x_last, xsum, acc);
-#pragma GCC unroll 4
-        for (int i = 0; i < kGemvRows; i++) y[r + i] = dequant_dot(acc[i], scale_of(w, r + i, 0), x_scale);
-    }
-    for (; r < row_end; r++) {
-        gemv_ternary2<1>(w, r, x, x_last, xsum, acc);
-        y[r] = dequant_dot(acc[0], scale_of(w, r, 0), x_scale);
-    }
+    gemv_passes(w, x_scale, row_begin, row_end, y, [&](auto rows, uint32_t r, int32_t *acc) {
+        gemv_ternary2<decltype(rows)::n>(w, r, x, x_last, xsum, acc);
+    });
 }
 
 // ---- decode rows to digits in natural order (GEMM, group scales, binary) ------------------------
