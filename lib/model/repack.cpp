@@ -9,9 +9,10 @@ namespace {
 
 constexpr uint64_t kRepackAlign = 64;
 
-// The linear weights of a layer a repack may touch (w_gate has no rows without SwiGLU).
+// The linear weights of every layer a repack may touch (w_gate has no rows without SwiGLU). The views
+// live in the arena behind m->layers, so a const model still names them mutably.
 template <class Fn>
-void each_linear(bitlm_model *m, Fn fn) {
+void each_linear(const bitlm_model *m, Fn fn) {
     for (uint32_t l = 0; l < m->config.n_layers; l++) {
         LayerWeights &L = m->layers[l];
         WeightView *all[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
@@ -35,7 +36,7 @@ using namespace bitlm;
 extern "C" size_t bitlm_repack_bytes(const bitlm_model *m) {
     if (!m || !m->kernels->prefers_ternary2) return 0;
     uint64_t total = 0;
-    each_linear(const_cast<bitlm_model *>(m), [&](WeightView &w) {
+    each_linear(m, [&](WeightView &w) {
         if (repackable(w)) total += copy_bytes(w);
     });
     return (size_t)total;

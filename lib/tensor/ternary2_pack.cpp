@@ -13,18 +13,14 @@ inline void put_code(uint8_t *out, uint32_t i, uint32_t code) {
 
 void ternary2_repack_row(const WeightView &base3, uint32_t r, uint8_t *out) {
     const uint8_t *bytes = base3.data + (uint64_t)r * base3.row_bytes;
-    const uint32_t n = base3.cols;
-    for (uint64_t i = 0; i < ternary2_row_bytes(n); i++) out[i] = 0;
-    // Whole 160-weight blocks (digit k of byte j = weight 32k + j), then the tail at stride B.
-    uint32_t base = 0;
-    for (; base + kTernaryBlockWeights <= n; base += kTernaryBlockWeights, bytes += kTernaryBlockBytes)
-        for (uint32_t k = 0; k < 5; k++)
-            for (uint32_t j = 0; j < kTernaryBlockBytes; j++)
-                put_code(out, base + kTernaryBlockBytes * k + j, (uint32_t)(ternary_trit(bytes[j], k) + 1));
-    const uint32_t rest = n - base, stride = (rest + 4) / 5;
-    for (uint32_t k = 0; k < 5; k++)
-        for (uint32_t j = 0; j < stride; j++)
-            if (stride * k + j < rest) put_code(out, base + stride * k + j, (uint32_t)(ternary_trit(bytes[j], k) + 1));
+    const TernaryShape s = ternary_shape(base3.cols);
+    for (uint64_t i = 0; i < ternary2_row_bytes(base3.cols); i++) out[i] = 0;
+    int8_t trits[kTernaryBlockWeights];
+    for (uint32_t b = 0; b <= s.nfull; b++) {  // the whole blocks, then the tail block
+        const uint32_t count = b < s.nfull ? kTernaryBlockWeights : s.rest;
+        ternary_unpack_block(bytes + b * kTernaryBlockBytes, count, b < s.nfull ? kTernaryBlockBytes : s.bytes, trits);
+        for (uint32_t j = 0; j < count; j++) put_code(out, b * kTernaryBlockWeights + j, (uint32_t)(trits[j] + 1));
+    }
 }
 
 }  // namespace bitlm

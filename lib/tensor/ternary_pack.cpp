@@ -31,7 +31,9 @@ void pack_block(const int8_t *trits, uint32_t count, uint32_t bytes, uint8_t *ou
     }
 }
 
-void unpack_block(const uint8_t *in, uint32_t count, uint32_t bytes, int8_t *trits) {
+}  // namespace
+
+void ternary_unpack_block(const uint8_t *in, uint32_t count, uint32_t bytes, int8_t *trits) {
     for (uint32_t j = 0; j < bytes; j++) {
         for (uint32_t k = 0; k < 5; k++) {
             const uint32_t i = bytes * k + j;
@@ -39,8 +41,6 @@ void unpack_block(const uint8_t *in, uint32_t count, uint32_t bytes, int8_t *tri
         }
     }
 }
-
-}  // namespace
 
 uint8_t ternary_encode5(const int8_t t[5]) {
     const uint32_t d[5] = {digit_of(t[0]), digit_of(t[1]), digit_of(t[2]), digit_of(t[3]), digit_of(t[4])};
@@ -91,9 +91,9 @@ void ternary_pack_row(const int8_t *trits, uint32_t n, uint8_t *out) {
 void ternary_unpack_row(const uint8_t *in, uint32_t n, int8_t *trits) {
     const TernaryShape s = ternary_shape(n);
     for (uint32_t b = 0; b < s.nfull; b++)
-        unpack_block(in + b * kTernaryBlockBytes, kTernaryBlockWeights, kTernaryBlockBytes,
-                     trits + b * kTernaryBlockWeights);
-    if (s.rest != 0) unpack_block(in + s.nfull * kTernaryBlockBytes, s.rest, s.bytes, trits + s.base);
+        ternary_unpack_block(in + b * kTernaryBlockBytes, kTernaryBlockWeights, kTernaryBlockBytes,
+                             trits + b * kTernaryBlockWeights);
+    if (s.rest != 0) ternary_unpack_block(in + s.nfull * kTernaryBlockBytes, s.rest, s.bytes, trits + s.base);
 }
 
 }  // namespace bitlm

@@ -54,5 +54,8 @@ void ternary_tail_planes(const TernaryShape &s, const int8_t *x, int8_t planes[5
 // {-1,0,+1} are clamped by sign.
 void ternary_pack_row(const int8_t *trits, uint32_t n, uint8_t *out);
 void ternary_unpack_row(const uint8_t *in, uint32_t n, int8_t *trits);
+// One interleaved block of `count` weights in `bytes` bytes (digit k of byte j = weight bytes*k + j)
+// into trits[0, count): a whole block is count 160 in 32 bytes, the tail block s.rest in s.bytes.
+void ternary_unpack_block(const uint8_t *in, uint32_t count, uint32_t bytes, int8_t *trits);
 
 }  // namespace bitlm

@@ -354,8 +354,7 @@ void matmul_ternary2_gemv(const WeightView *w, const int8_t *x, float x_scale, u
     const uint32_t n = w->cols, last = (n - 1) / kTernary2BlockWeights * kTernary2BlockWeights;
     alignas(32) int8_t x_last[kTernary2BlockWeights] = {};
     memcpy(x_last, x + last, n - last);
-    int32_t xsum = 0;
-    for (uint32_t i = 0; i < n; i++) xsum += x[i];
+    const int32_t xsum = sum_i8(x, n);
     // The rows before the first the passes prefetch (a thread claims a few tasks at a time).
     const uint32_t warm = row_end - row_begin < kTernary2PrefetchRows ? row_end - row_begin : kTernary2PrefetchRows;
     for (uint64_t i = 0; i < (uint64_t)warm * w->row_bytes; i += 64)
