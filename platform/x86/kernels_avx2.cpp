@@ -39,7 +39,7 @@
 //     per cycle at 7.6 ops per 32 weights: compute-bound, streaming only ~6 GB/s of the ~20 GB/s one
 //     core reads (30 GB/s two cores; 36 MB buffer). Rows per pass 1/2/3/4: 5.3/4.4/4.3/4.4 ms.
 //     The 2-bit in-RAM copy (2026-12-07, AVX-512 Zen 4 instance, gemv_ternary2, 24 rows of L2
-//     prefetch): bench-180m tg64 at 2 threads ~323 -> ~435 tok/s, at 1 thread ~188 -> ~310 (DRAM-
+//     prefetch): bench-180m tg64 at 2 threads ~288 -> ~480 tok/s, at 1 thread ~178 -> ~314 (DRAM-
 //     bound there: ~57-79 G weights/s from DRAM on one core, 99-157 on two, in a 120 MB stack).
 //   several tokens (GEMM, 16-64 tokens): ~360 token-passes/s per thread, ~55% of the maddubs port
 //     limit (2 per cycle); the scalar per-(row, token) epilogue was 25% before the hadd-tree sums.
